@@ -1,0 +1,1 @@
+"""Partoo source connector for Airbyte."""

@@ -1,0 +1,102 @@
+"""SourcePartoo: the declarative manifest, plus config checks whose messages a person can act on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from pathlib import Path
+from typing import Any, List, Mapping, Optional
+from urllib.parse import urlsplit
+
+from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+
+
+class SourcePartoo(YamlDeclarativeSource):
+    def __init__(
+        self,
+        catalog: Optional[ConfiguredAirbyteCatalog] = None,
+        config: Optional[Mapping[str, Any]] = None,
+        state: Optional[List[AirbyteStateMessage]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
+
+
+# The manifest's spec says what is valid, but airbyte-cdk reports a violation with jsonschema's own words
+# ("'x' does not match '^(https://...'"), which tell a user neither what is wrong nor what to do, and can
+# quote the offending value. Each rule here is one sentence saying what to fix.
+_LOOPBACK_HOSTS = {"localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _positive_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def config_problem(config: Mapping[str, Any]) -> Optional[str]:
+    """The first thing wrong with `config`, as one sentence saying what to fix, or None."""
+    if not isinstance(config, Mapping):
+        return "The config must be a JSON object with at least an api_key; see the connector's spec."
+    api_key = config.get("api_key")
+    if not isinstance(api_key, str) or not api_key.strip():
+        return "Set api_key to your Partoo API key: it is missing or empty."
+    environment = config.get("environment")
+    if environment not in (None, "production", "sandbox"):
+        return "Set environment to production or sandbox (the server your API key belongs to)."
+    base_url = config.get("base_url")
+    if base_url not in (None, ""):
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or " " in base_url:
+            return (
+                "Set base_url to a URL such as https://api.partoo.co/v2, or leave it empty to use the "
+                "environment's server."
+            )
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            return (
+                f"base_url must use https:// for {parts.hostname}: plain http:// is only allowed for "
+                "localhost, 127.0.0.1 or [::1]."
+            )
+    business_ids = config.get("business_ids")
+    if business_ids is not None and (
+        not isinstance(business_ids, list) or not all(isinstance(b, str) and b.strip() for b in business_ids)
+    ):
+        return (
+            'Set business_ids to a list of Partoo business ids (strings), such as ["5409c35a97bbc544d8e26737"], '
+            "or leave it empty to read every business."
+        )
+    start_date = config.get("start_date")
+    if start_date not in (None, ""):
+        if not isinstance(start_date, str) or _parse_start_date(start_date) is None:
+            return (
+                "Set start_date to a date (2024-01-31) or a date-time (2024-01-31T00:00:00Z), or leave it "
+                "empty to load everything."
+            )
+    rpm = config.get("requests_per_minute")
+    if rpm is not None and not _positive_int(rpm, 1, 6000):
+        return (
+            "Set requests_per_minute to a whole number from 1 to 6000 (Partoo allows 300 a minute per "
+            "organization unless it raised your limit)."
+        )
+    workers = config.get("num_workers")
+    if workers is not None and not _positive_int(workers, 1, 16):
+        return "Set num_workers to a whole number from 1 to 16 (the number of requests in flight at once)."
+    return None
+
+
+def _parse_start_date(value: str) -> Optional[dt.datetime]:
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed
