@@ -1,0 +1,192 @@
+"""Fixtures for fast tests against mocked HTTP (requests-mock): no network, no real sleeping."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+import pytest
+from airbyte_cdk.models import AirbyteStateMessage, SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_partoo.source import SourcePartoo
+
+API_KEY = "k3y-THAT-must-never-leak"
+BASE = "https://api.partoo.co/v2"
+SANDBOX = "https://api.sandbox.partoo.co/v2"
+
+
+def make_config(**overrides: Any) -> Dict[str, Any]:
+    config: Dict[str, Any] = {"api_key": API_KEY}
+    config.update(overrides)
+    return config
+
+
+def conversation(cid: int, last: Optional[str] = "2024-03-01 10:00:00.000000+00:00", **fields: Any) -> Dict[str, Any]:
+    record: Dict[str, Any] = {
+        "id": cid,
+        "consumer_name": f"Customer {cid}",
+        "created_at": "2024-01-01 09:00:00.000001+00:00",
+        "status": "Open",
+        "messaging_partner": "Google",
+        "business": {"id": "b1", "name": "Shop"},
+        "issues": [],
+        "last_message": None if last is None else message(cid * 100, cid, last),
+    }
+    record.update(fields)
+    return record
+
+
+def message(mid: int, cid: int, date: str, **fields: Any) -> Dict[str, Any]:
+    record: Dict[str, Any] = {
+        "id": mid,
+        "conversation_id": cid,
+        "date": date,
+        "content_type": "Text",
+        "sender_type": "Consumer",
+        "status": "Success",
+        "content": f"hello {mid}",
+    }
+    record.update(fields)
+    return record
+
+
+class FakePartoo:
+    """Serves /conversations and /messages from lists, paginated by opaque cursors, whatever the order
+    in which the connector asks (the parent stream and the substream read concurrently)."""
+
+    def __init__(self, mocker: Any, base: str = BASE) -> None:
+        self.base = base
+        self.conversations: List[Dict[str, Any]] = []
+        self.messages: Dict[int, List[Dict[str, Any]]] = {}
+        self.page_size = 100
+        self.missing: set = set()
+        mocker.get(f"{base}/conversations", json=self._conversations)
+        mocker.get(f"{base}/messages", json=self._messages)
+        self.mocker = mocker
+
+    @staticmethod
+    def _page(key: str, items: List[Dict[str, Any]], request: Any, per_page: int) -> Dict[str, Any]:
+        cursor = request.qs.get("cursor", [None])[0]
+        offset = int(cursor[len("off-"):]) if cursor else 0
+        chunk = items[offset:offset + per_page]
+        more = offset + per_page < len(items)
+        return {key: chunk, "count": len(items), "next_cursor": f"off-{offset + per_page}" if more else None}
+
+    def _conversations(self, request: Any, context: Any) -> Dict[str, Any]:
+        per_page = min(int(request.qs["per_page"][0]), self.page_size)
+        return self._page("conversations", self.conversations, request, per_page)
+
+    def _messages(self, request: Any, context: Any) -> Dict[str, Any]:
+        cid = int(request.qs["conversation_id"][0])
+        if cid in self.missing:
+            context.status_code = 404
+            return {"errors": {"json": "Conversation not found"}}
+        per_page = min(int(request.qs["per_page"][0]), self.page_size)
+        return self._page("messages", self.messages.get(cid, []), request, per_page)
+
+    def requests(self, path: str) -> List[Any]:
+        return [r for r in self.mocker.request_history if r.path.endswith(path)]
+
+
+def catalog(*streams: str, mode: SyncMode = SyncMode.full_refresh):
+    builder = CatalogBuilder()
+    for name in streams:
+        builder = builder.with_stream(name, mode)
+    return builder.build()
+
+
+def run_read(
+    config: Mapping[str, Any],
+    *streams: str,
+    mode: SyncMode = SyncMode.full_refresh,
+    state: Optional[List[AirbyteStateMessage]] = None,
+    expecting_exception: bool = False,
+) -> EntrypointOutput:
+    configured = catalog(*streams, mode=mode)
+    source = SourcePartoo(catalog=configured, config=config, state=state)
+    return read(source, config, configured, state=state, expecting_exception=expecting_exception)
+
+
+def run_discover(config: Mapping[str, Any]) -> EntrypointOutput:
+    return discover(SourcePartoo(config=config), config)
+
+
+def state_from(output: EntrypointOutput, stream: str) -> List[AirbyteStateMessage]:
+    """The last state the connector emitted for `stream`, as the platform would pass it back."""
+    return StateBuilder().with_stream_state(stream, last_state(output, stream)).build()
+
+
+def last_state(output: EntrypointOutput, stream: str) -> Dict[str, Any]:
+    states = [m.state for m in output.state_messages if m.state.stream.stream_descriptor.name == stream]
+    return json.loads(json.dumps(states[-1].stream.stream_state.__dict__, default=lambda o: o.__dict__))
+
+
+def record_ids(output: EntrypointOutput, stream: str) -> List[int]:
+    return [m.record.data["id"] for m in output.records if m.record.stream == stream]
+
+
+def all_output_lines(output: EntrypointOutput) -> List[str]:
+    """Every message the connector printed, serialized as on stdout."""
+    from airbyte_cdk.models import AirbyteMessageSerializer
+
+    return [json.dumps(AirbyteMessageSerializer.dump(m)) for m in output.get_message_iterator()]
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> List[float]:
+    """Replace time.sleep (backoff, Retry-After waits) with a recorder: tests never really sleep."""
+    calls: List[float] = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: calls.append(seconds))
+    return calls
+
+
+@pytest.fixture
+def partoo(requests_mock: Any, sleeps: List[float]) -> FakePartoo:
+    return FakePartoo(requests_mock)
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    @property
+    def errors(self) -> List[Dict[str, Any]]:
+        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+
+    @property
+    def connection_status(self) -> Dict[str, Any]:
+        return self.of_type("CONNECTION_STATUS")[-1]["connectionStatus"]
+
+
+@pytest.fixture
+def cli(tmp_path: Any, capsys: pytest.CaptureFixture) -> Callable[..., CliResult]:
+    """Run the real entry point (`source-partoo ...`) in process, so requests-mock still applies."""
+    from source_partoo.run import run
+
+    def invoke(command: str, config: Optional[Mapping[str, Any]] = None, *extra: str) -> CliResult:
+        args = [command]
+        if config is not None:
+            path = tmp_path / "config.json"
+            path.write_text(json.dumps(config))
+            args += ["--config", str(path)]
+        args += list(extra)
+        capsys.readouterr()
+        code = 0
+        try:
+            run(args)
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception:  # the CDK re-raises after printing its trace, as the real CLI would exit 1
+            code = 1
+        return CliResult(code, capsys.readouterr().out)
+
+    return invoke

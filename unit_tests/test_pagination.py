@@ -1,0 +1,84 @@
+"""read of conversations: cursor pagination, opaque cursors, the business filter."""
+
+import pytest
+
+from .conftest import BASE, conversation, make_config, record_ids, run_read
+
+
+def pages(requests_mock, *bodies):
+    requests_mock.get(f"{BASE}/conversations", [{"json": body} for body in bodies])
+
+
+def test_one_page(requests_mock, sleeps):
+    pages(requests_mock, {"conversations": [conversation(1), conversation(2)], "count": 2, "next_cursor": None})
+    output = run_read(make_config(), "conversations")
+    assert record_ids(output, "conversations") == [1, 2]
+    assert requests_mock.call_count == 1
+    assert requests_mock.request_history[0].qs == {"per_page": ["100"]}
+
+
+def test_three_pages_follow_next_cursor(requests_mock, sleeps):
+    pages(
+        requests_mock,
+        {"conversations": [conversation(1)], "next_cursor": "p2"},
+        {"conversations": [conversation(2)], "next_cursor": "p3"},
+        {"conversations": [conversation(3)], "next_cursor": None},
+    )
+    output = run_read(make_config(), "conversations")
+    assert record_ids(output, "conversations") == [1, 2, 3]
+    assert [r.qs.get("cursor") for r in requests_mock.request_history] == [None, ["p2"], ["p3"]]
+
+
+@pytest.mark.parametrize("last_page", [
+    {"conversations": [{"id": 2}], "next_cursor": None},
+    {"conversations": [{"id": 2}]},
+    {"conversations": [{"id": 2}], "next_cursor": ""},
+], ids=["null", "missing", "empty-string"])
+def test_last_page_ends_the_stream(requests_mock, sleeps, last_page):
+    pages(requests_mock, {"conversations": [conversation(1)], "next_cursor": "p2"}, last_page)
+    output = run_read(make_config(), "conversations")
+    assert record_ids(output, "conversations") == [1, 2]
+    assert requests_mock.call_count == 2
+
+
+# airbyte-cdk evaluates rendered templates as Python literals: these would come back as 1000.0, 31,
+# None (ending the stream), True, a tuple... The API must get them back byte for byte.
+@pytest.mark.parametrize("cursor", [
+    "1e3", "0x1f", "None", "007", "True", "[1, 2]", "1,2", "'quoted'", '"dq"', "  padded  ", "a+b/c=",
+    "caf\u00e9\U0001F600", "x" * 300, "{{ config }}", "-5", "1_000",
+])
+def test_literal_looking_cursors_are_sent_back_unchanged(requests_mock, sleeps, cursor):
+    pages(
+        requests_mock,
+        {"conversations": [conversation(1)], "next_cursor": cursor},
+        {"conversations": [conversation(2)], "next_cursor": None},
+    )
+    output = run_read(make_config(), "conversations")
+    assert record_ids(output, "conversations") == [1, 2]
+    assert requests_mock.request_history[1].qs["cursor"] == [cursor]
+
+
+def test_business_filter_is_one_comma_separated_parameter(requests_mock, sleeps):
+    pages(requests_mock, {"conversations": [conversation(1)], "next_cursor": "n"},
+          {"conversations": [conversation(2)], "next_cursor": None})
+    run_read(make_config(business_ids=["5409c35a97bbc544d8e26737", "1e5", "007"]), "conversations")
+    for request in requests_mock.request_history:
+        assert request.qs["business__in"] == ["5409c35a97bbc544d8e26737,1e5,007"]
+
+
+@pytest.mark.parametrize("business_ids", [None, []])
+def test_no_business_filter_when_absent_or_empty(requests_mock, sleeps, business_ids):
+    pages(requests_mock, {"conversations": [conversation(1)], "next_cursor": None})
+    config = make_config() if business_ids is None else make_config(business_ids=business_ids)
+    run_read(config, "conversations")
+    assert "business__in" not in requests_mock.request_history[0].qs
+
+
+def test_each_conversation_gets_its_last_activity(requests_mock, sleeps):
+    pages(requests_mock, {"conversations": [
+        conversation(1, last="2024-05-01 10:00:00.000001+00:00"),
+        conversation(2, last=None, created_at="2024-02-02 02:02:02.000002+00:00"),
+    ], "next_cursor": None})
+    records = [m.record.data for m in run_read(make_config(), "conversations").records]
+    assert records[0]["last_activity_at"] == "2024-05-01 10:00:00.000001+00:00"
+    assert records[1]["last_activity_at"] == "2024-02-02 02:02:02.000002+00:00"
