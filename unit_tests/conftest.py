@@ -138,9 +138,21 @@ def all_output_lines(output: EntrypointOutput) -> List[str]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> List[float]:
-    """Replace time.sleep (backoff, Retry-After waits) with a recorder: tests never really sleep."""
+    """A fake clock: time.sleep (backoff, Retry-After, the request budget) records the wait and moves
+    the rate limiter's clock forward instead of sleeping, so tests never really sleep."""
+    import pyrate_limiter.clocks
+
     calls: List[float] = []
-    monkeypatch.setattr(time, "sleep", lambda seconds: calls.append(seconds))
+    skipped = [0.0]
+    real_time, real_monotonic = time.time, time.monotonic
+
+    def fake_sleep(seconds: float) -> None:
+        calls.append(seconds)
+        skipped[0] += max(0.0, seconds)
+
+    monkeypatch.setattr(time, "sleep", fake_sleep)
+    monkeypatch.setattr(pyrate_limiter.clocks, "time", lambda: real_time() + skipped[0])
+    monkeypatch.setattr(pyrate_limiter.clocks, "monotonic", lambda: real_monotonic() + skipped[0])
     return calls
 
 
