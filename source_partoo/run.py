@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
+import time
 from typing import List, Optional
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.models import (
+    AirbyteErrorTraceMessage,
+    AirbyteMessage,
+    AirbyteTraceMessage,
+    FailureType,
+    TraceType,
+    Type,
+)
 
 from source_partoo.source import SourcePartoo, config_problem
 
 
 def _fail(message: str) -> None:
     """Print one config_error trace (no stack trace: the user can fix this) and exit non-zero."""
-    trace = AirbyteTracedException(message=message, failure_type=FailureType.config_error)
-    print(AirbyteEntrypoint.airbyte_message_to_string(trace.as_airbyte_message()))
+    error = AirbyteErrorTraceMessage(message=message, failure_type=FailureType.config_error)
+    trace = AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=time.time() * 1000, error=error)
+    print(AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.TRACE, trace=trace)))
     sys.exit(1)
 
 
@@ -38,7 +47,20 @@ def run(args: Optional[List[str]] = None) -> None:
     if getattr(parsed, "state", None):
         state = SourcePartoo.read_state(parsed.state)
     source = SourcePartoo(catalog=catalog, config=config, state=state, config_path=config_path)
-    launch(source, args)
+    _launch(source, parsed)
+
+
+def _launch(source: SourcePartoo, parsed: "argparse.Namespace") -> None:
+    """airbyte_cdk.entrypoint.launch, with every line passed through the CDK's own secret filter.
+
+    airbyte-cdk 7.39.1 masks secrets in log lines, but emits a stream's error trace unmasked: a server
+    that echoes the API key in an error body would put it in the output. The key (airbyte_secret in the
+    spec) was registered with the filter when the entrypoint read the config.
+    """
+    entrypoint = AirbyteEntrypoint(source)
+    with PRINT_BUFFER:
+        for message in entrypoint.run(parsed):
+            print(f"{filter_secrets(message)}\n", end="")
 
 
 if __name__ == "__main__":

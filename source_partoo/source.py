@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import ipaddress
 import logging
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
@@ -51,16 +50,7 @@ class SourcePartoo(YamlDeclarativeSource):
 # The manifest's spec says what is valid, but airbyte-cdk reports a violation with jsonschema's own words
 # ("'x' does not match '^(https://...'"), which tell a user neither what is wrong nor what to do, and can
 # quote the offending value. Each rule here is one sentence saying what to fix.
-_LOOPBACK_HOSTS = {"localhost"}
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}  # the hosts the spec's base_url pattern allows over http
 
 
 def _positive_int(value: Any, low: int, high: int) -> bool:
@@ -85,7 +75,7 @@ def config_problem(config: Mapping[str, Any]) -> Optional[str]:
                 "Set base_url to a URL such as https://api.partoo.co/v2, or leave it empty to use the "
                 "environment's server."
             )
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
             return (
                 f"base_url must use https:// for {parts.hostname}: plain http:// is only allowed for "
                 "localhost, 127.0.0.1 or [::1]."

@@ -29,14 +29,16 @@ def test_429_waits_as_long_as_retry_after_asks(requests_mock, sleeps):
 
 def test_429_without_retry_after_backs_off_exponentially_with_jitter(requests_mock, sleeps):
     requests_mock.get(f"{BASE}/conversations", [
-        {"status_code": 429, "json": {}}, {"status_code": 429, "json": {}}, {"json": PAGE_2},
+        {"status_code": 429, "json": {}}, {"status_code": 429, "json": {}}, {"status_code": 429, "json": {}},
+        {"json": PAGE_2},
     ])
     output = run_read(make_config(), "conversations")
     assert record_ids(output, "conversations") == [3]
     logs = " ".join(m.log.message for m in output.logs)
     backoffs = [float(w) for w in re.findall(r"HTTP 429\)\. Retrying in ([0-9.]+) seconds", logs)]
-    assert len(backoffs) == 2 and all(w in sleeps for w in backoffs)
-    assert 4 <= backoffs[0] < 7 and backoffs[1] >= 1.5 * backoffs[0]
+    assert len(backoffs) == 3 and all(w in sleeps for w in backoffs)
+    assert 4 <= backoffs[0] < 8 and backoffs[2] >= 1.5 * backoffs[1] > backoffs[0]  # 2 * 2**attempt, + jitter
+    assert len({round(w % 1, 3) for w in backoffs}) == 3  # jittered: not whole seconds
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

@@ -1,0 +1,44 @@
+"""The API key never appears in any output: logs, traces, exceptions, check messages."""
+
+import json
+
+import pytest
+
+from .conftest import API_KEY, BASE, conversation, make_config
+
+ECHO = {"errors": {"authentication": f"User not authenticated (key {API_KEY})"}}
+
+
+@pytest.fixture
+def catalog_path(tmp_path):
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"streams": [{
+        "stream": {"name": "conversations", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 500])
+@pytest.mark.parametrize("debug", [False, True])
+def test_key_echoed_by_the_server_is_masked_in_read_output(cli, requests_mock, sleeps, catalog_path, status, debug):
+    requests_mock.get(f"{BASE}/conversations", status_code=status, json=ECHO)
+    extra = ["--catalog", catalog_path] + (["--debug"] if debug else [])
+    result = cli("read", make_config(), *extra)
+    assert result.errors  # the failure is reported...
+    assert API_KEY not in result.stdout  # ...without the key
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_key_echoed_by_the_server_is_masked_in_check_output(cli, requests_mock, status):
+    requests_mock.get(f"{BASE}/conversations", status_code=status, json=ECHO)
+    result = cli("check", make_config(), "--debug")
+    assert result.connection_status["status"] == "FAILED"
+    assert API_KEY not in result.stdout
+
+
+def test_successful_debug_read_never_prints_the_key(cli, requests_mock, sleeps, catalog_path):
+    requests_mock.get(f"{BASE}/conversations", json={"conversations": [conversation(1)], "next_cursor": None})
+    result = cli("read", make_config(), "--catalog", catalog_path, "--debug")
+    assert len(result.of_type("RECORD")) == 1
+    assert requests_mock.request_history[0].headers["x-APIKey"] == API_KEY
+    assert API_KEY not in result.stdout
