@@ -1,0 +1,49 @@
+# source-partoo: every task runs in .venv, created from constraints.txt by `make install`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install test unit integration demo sync bench docker-test lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,demo]"
+	touch $(STAMP)
+
+## The whole suite: unit tests (mocked HTTP), integration and standard tests (the CLI against the emulator).
+test: install
+	$(BIN)/python -m pytest -n 2
+
+unit: install
+	$(BIN)/python -m pytest -n 2 unit_tests
+
+integration: install
+	$(BIN)/python -m pytest -n 2 integration_tests
+
+## The main job: start the local Partoo emulator and sync every stream into data/partoo.duckdb.
+demo: install
+	$(BIN)/python -m integration_tests.pyairbyte_sync --demo $(if $(DB),--db $(DB))
+
+## The same against a real Partoo account: make sync CONFIG=secrets/config.json [DB=path.duckdb]
+sync: install
+	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb]"; exit 2; }
+	$(BIN)/python -m integration_tests.pyairbyte_sync --config $(CONFIG) $(if $(DB),--db $(DB))
+
+## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md).
+bench: install
+	$(BIN)/python -m bench.run
+
+## Builds the connector image and runs spec, check and read against the emulator (needs a Docker daemon).
+docker-test: install
+	$(BIN)/python -m integration_tests.docker_smoke
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^source-partoo' > constraints.new
+	{ head -3 constraints.txt; cat constraints.new; } > constraints.txt.tmp && mv constraints.txt.tmp constraints.txt && rm constraints.new
+
+clean:
+	rm -rf $(VENV) build *.egg-info .cache

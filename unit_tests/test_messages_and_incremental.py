@@ -1,0 +1,154 @@
+"""messages (a substream of conversations) and incremental syncs that re-read only what changed."""
+
+import random
+
+from airbyte_cdk.models import SyncMode
+
+from .conftest import conversation, last_state, make_config, message, record_ids, run_read, state_from
+
+INC = SyncMode.incremental
+
+
+def day(n: int, minute: int = 0) -> str:
+    # Minutes apart: airbyte-cdk re-reads a lookback window (the last sync's duration, at least 1 s)
+    # below the saved cursor, which would otherwise catch the neighbours of the boundary message.
+    return f"2024-03-{n:02d} 10:{minute:02d}:00.000000+00:00"
+
+
+def seed(partoo, conversations=6, per_conversation=3):
+    """Conversation c has messages on day c, minutes 0, 1, 2...; its last activity is its last message."""
+    partoo.conversations, partoo.messages = [], {}
+    for c in range(1, conversations + 1):
+        msgs = [message(c * 100 + k, c, day(c, k)) for k in range(per_conversation)]
+        partoo.messages[c] = msgs
+        partoo.conversations.append(conversation(c, last=msgs[-1]["date"]))
+    # Partoo documents no order: serve the list shuffled.
+    random.Random(4).shuffle(partoo.conversations)
+
+
+def add_messages(partoo, cid, *dates):
+    new = [message(cid * 100 + 50 + i, cid, d) for i, d in enumerate(dates)]
+    partoo.messages.setdefault(cid, []).extend(new)
+    partoo.conversations = [c for c in partoo.conversations if c["id"] != cid] + [conversation(cid, last=new[-1]["date"])]
+    return [m["id"] for m in new]
+
+
+def test_messages_are_read_for_every_conversation_with_its_id(partoo):
+    seed(partoo, conversations=4)
+    output = run_read(make_config(), "messages")
+    assert sorted(record_ids(output, "messages")) == sorted(m["id"] for ms in partoo.messages.values() for m in ms)
+    asked = sorted(int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages"))
+    assert asked == [1, 2, 3, 4]
+    assert all(r.qs["per_page"] == ["100"] for r in partoo.requests("/messages"))
+
+
+def test_long_conversations_are_paginated(partoo):
+    seed(partoo, conversations=1, per_conversation=250)
+    output = run_read(make_config(), "messages")
+    assert len(set(record_ids(output, "messages"))) == 250
+    assert [r.qs.get("cursor") for r in partoo.requests("/messages")] == [None, ["off-100"], ["off-200"]]
+
+
+def test_a_conversation_deleted_before_its_messages_is_skipped_with_a_warning(partoo):
+    seed(partoo, conversations=3)
+    partoo.missing = {2}
+    output = run_read(make_config(), "messages")
+    assert sorted({m.record.data["conversation_id"] for m in output.records}) == [1, 3]
+    assert not output.errors
+    assert output.is_in_logs("no longer exists on Partoo")
+
+
+def test_first_incremental_sync_emits_everything_and_small_state(partoo):
+    seed(partoo, conversations=6)
+    output = run_read(make_config(), "conversations", "messages", mode=INC)
+    assert len(record_ids(output, "conversations")) == 6
+    assert len(record_ids(output, "messages")) == 18
+    assert last_state(output, "conversations") == {"last_activity_at": "2024-03-06 10:02:00.000000+0000"}
+    messages_state = last_state(output, "messages")
+    assert messages_state["state"] == {"date": "2024-03-06 10:02:00.000000+0000"}
+    assert messages_state["parent_state"] == {"conversations": {"last_activity_at": "2024-03-06 10:02:00.000000+0000"}}
+    assert "states" not in messages_state  # no per-conversation state
+
+
+def test_state_stays_the_same_size_however_many_conversations(partoo):
+    seed(partoo, conversations=3)
+    small = str(last_state(run_read(make_config(), "messages", mode=INC), "messages"))
+    seed(partoo, conversations=60)
+    large = str(last_state(run_read(make_config(), "messages", mode=INC), "messages"))
+    assert abs(len(large) - len(small)) < 10
+
+
+def test_second_sync_emits_only_what_changed_with_few_requests(partoo, requests_mock):
+    seed(partoo, conversations=6)
+    first = run_read(make_config(), "conversations", "messages", mode=INC)
+    state = state_from(first, "conversations") + state_from(first, "messages")
+    new_ids = add_messages(partoo, 1, day(10)) + add_messages(partoo, 2, day(11)) + add_messages(partoo, 3, day(12))
+    partoo.conversations.append(conversation(7, last=day(13)))
+    partoo.messages[7] = [message(701, 7, day(13))]
+    requests_mock.reset_mock()
+
+    second = run_read(make_config(), "conversations", "messages", mode=INC, state=state)
+
+    # Conversation 6 holds the saved cursor: the boundary is emitted again rather than risk losing it.
+    assert sorted(record_ids(second, "conversations")) == [1, 2, 3, 6, 7]
+    assert sorted(record_ids(second, "messages")) == sorted(new_ids + [701, 602])
+    # one page of the list for each stream, then only the five active conversations' messages
+    assert len(partoo.requests("/conversations")) == 2
+    assert sorted(int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages")) == [1, 2, 3, 6, 7]
+    assert last_state(second, "conversations") == {"last_activity_at": "2024-03-13 10:00:00.000000+0000"}
+
+
+def test_a_quiet_sync_costs_the_list_and_the_boundary_conversation(partoo, requests_mock):
+    seed(partoo, conversations=30)
+    first = run_read(make_config(), "messages", mode=INC)
+    requests_mock.reset_mock()
+    second = run_read(make_config(), "messages", mode=INC, state=state_from(first, "messages"))
+    assert record_ids(second, "messages") == [3002]  # the boundary message, at-least-once
+    assert len(partoo.requests("/conversations")) == 1
+    assert len(partoo.requests("/messages")) == 1
+
+
+def test_start_date_filters_records_and_skips_old_conversations(partoo):
+    seed(partoo, conversations=6)
+    output = run_read(make_config(start_date="2024-03-04"), "conversations", "messages", mode=INC)
+    assert sorted(record_ids(output, "conversations")) == [4, 5, 6]
+    assert sorted({m.record.data["conversation_id"] for m in output.records if m.record.stream == "messages"}) == [4, 5, 6]
+    assert sorted(int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages")) == [4, 5, 6]
+
+
+def test_start_date_applies_to_full_refresh_too(partoo):
+    seed(partoo, conversations=6)
+    output = run_read(make_config(start_date="2024-03-05T10:00:30Z"), "messages")
+    assert sorted(record_ids(output, "messages")) == [501, 502, 600, 601, 602]
+
+
+def test_boundary_message_equal_to_the_cursor_is_emitted_again(partoo):
+    seed(partoo, conversations=2)
+    first = run_read(make_config(), "messages", mode=INC)
+    # a new message stamped exactly at the saved cursor, in the conversation that holds it
+    partoo.messages[2].append(message(299, 2, day(2, 2)))
+    second = run_read(make_config(), "messages", mode=INC, state=state_from(first, "messages"))
+    assert sorted(record_ids(second, "messages")) == [202, 299]
+
+
+def test_a_sync_interrupted_midway_and_resumed_from_its_last_state_loses_no_message(partoo, requests_mock):
+    seed(partoo, conversations=8)
+    everything = sorted(m["id"] for ms in partoo.messages.values() for m in ms)
+    partoo.missing = set()
+    original = partoo._messages
+
+    def failing(request, context):
+        if request.qs["conversation_id"] == ["5"]:
+            context.status_code = 400
+            return {"errors": {"json": "boom"}}
+        return original(request, context)
+
+    requests_mock.get(f"{partoo.base}/messages", json=failing)
+    first = run_read(make_config(), "messages", mode=INC, expecting_exception=True)
+    assert first.errors
+    resumed_from = state_from(first, "messages") if first.state_messages else None
+
+    requests_mock.get(f"{partoo.base}/messages", json=original)
+    second = run_read(make_config(), "messages", mode=INC, state=resumed_from)
+    emitted = set(record_ids(first, "messages")) | set(record_ids(second, "messages"))
+    assert sorted(emitted) == everything
