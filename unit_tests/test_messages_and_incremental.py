@@ -92,8 +92,9 @@ def test_second_sync_emits_only_what_changed_with_few_requests(partoo, requests_
     # Conversation 6 holds the saved cursor: the boundary is emitted again rather than risk losing it.
     assert sorted(record_ids(second, "conversations")) == [1, 2, 3, 6, 7]
     assert sorted(record_ids(second, "messages")) == sorted(new_ids + [701, 602])
-    # one page of the list for each stream, then only the five active conversations' messages
-    assert len(partoo.requests("/conversations")) == 2
+    # the one page of the list, at most once per stream (airbyte-cdk caches the parent stream's
+    # responses, so the second read may not reach the API), then only the active conversations' messages
+    assert 1 <= len(partoo.requests("/conversations")) <= 2
     assert sorted(int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages")) == [1, 2, 3, 6, 7]
     assert last_state(second, "conversations") == {"last_activity_at": "2024-03-13 10:00:00.000000+0000"}
 

@@ -1,0 +1,113 @@
+"""The installed CLI, as a subprocess, against the local Partoo emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import as_loaded, catalog
+
+BOTH = ("conversations", "messages")
+
+
+def test_check_succeeds(cli, emulator):
+    run = cli("check", emulator.config())
+    assert run.returncode == 0
+    assert run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
+
+
+def test_check_with_a_bad_key_fails_saying_what_to_do_and_never_prints_the_key(cli, emulator):
+    run = cli("check", emulator.config(api_key="wrong-key-0123456789"))
+    status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED"
+    assert "rejected the API key" in status["message"]
+    assert "wrong-key-0123456789" not in run.stdout + run.stderr  # although the emulator echoes it back
+
+
+def test_check_with_a_key_limited_to_other_businesses_is_forbidden(cli, emulator):
+    # "limited-key" may read business 0 only; ask for another one
+    businesses = sorted({c["business"]["id"] for c in emulator.expected("conversations")})
+    allowed = {c["business"]["id"] for c in emulator.expected("conversations") if c["business"]["name"].endswith(" 0")}
+    forbidden = next(b for b in businesses if b not in allowed)
+    run = cli("check", emulator.config(api_key="limited-key", business_ids=[forbidden]))
+    status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED"
+    assert forbidden in status["message"] and "Messages product" in status["message"]
+    assert cli("check", emulator.config(api_key="limited-key", business_ids=sorted(allowed))).of_type(
+        "CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
+
+
+def test_bad_config_is_a_config_error_before_any_request(cli, emulator):
+    before = emulator.control("stats").get("requests", 0)
+    run = cli("check", emulator.config(base_url="http://example.com/v2"))
+    assert run.returncode == 1
+    assert run.errors[0]["failure_type"] == "config_error"
+    assert emulator.control("stats").get("requests", 0) == before
+
+
+def test_discover_lists_both_streams(cli, emulator):
+    run = cli("discover", emulator.config())
+    streams = {s["name"]: s for s in run.of_type("CATALOG")[0]["catalog"]["streams"]}
+    assert set(streams) == set(BOTH)
+    assert streams["messages"]["source_defined_primary_key"] == [["id"]]
+
+
+def test_full_read_returns_exactly_the_emulators_records(cli, emulator):
+    run = cli("read", emulator.config(), catalog=catalog(*BOTH))
+    assert run.returncode == 0, run.stdout[-2000:]
+    conversations = {r["id"]: r for r in run.records("conversations")}
+    messages = {r["id"]: r for r in run.records("messages")}
+    expected_conversations = {r["id"]: r for r in emulator.expected("conversations")}
+    expected_messages = {r["id"]: r for r in emulator.expected("messages")}
+    assert len(conversations) == len(run.records("conversations")) == len(expected_conversations) == 120
+    assert len(messages) == len(run.records("messages")) == len(expected_messages)
+    for cid, record in conversations.items():
+        activity = record.pop("last_activity_at")
+        source = expected_conversations[cid]
+        assert activity == (source["last_message"] or {}).get("date", source["created_at"])
+        assert record == as_loaded(source)
+    for mid, record in messages.items():
+        assert record == as_loaded(expected_messages[mid])
+
+
+def test_business_filter_reads_only_those_businesses(cli, emulator):
+    businesses = sorted({c["business"]["id"] for c in emulator.expected("conversations")})[:2]
+    run = cli("read", emulator.config(business_ids=businesses), catalog=catalog(*BOTH))
+    assert run.returncode == 0
+    expected = {c["id"] for c in emulator.expected("conversations", businesses)}
+    assert {c["id"] for c in run.records("conversations")} == expected
+    assert {m["conversation_id"] for m in run.records("messages")} <= expected
+    assert len(run.records("messages")) == len(emulator.expected("messages", businesses))
+
+
+def test_incremental_second_sync_reads_only_what_changed(cli, emulator_factory):
+    emulator = emulator_factory("--conversations", "60")
+    first = cli("read", emulator.config(), catalog=catalog(*BOTH, mode="incremental"))
+    assert first.returncode == 0
+    ids = [c["id"] for c in emulator.expected("conversations")]
+    added = emulator.control("add_messages", {"conversation_ids": ids[10:13], "count": 2})["message_ids"]
+    new_conversation = emulator.control("add_conversation", {"business_index": 1, "messages": 1})["id"]
+    emulator.control("reset_stats", {})
+    second = cli("read", emulator.config(), catalog=catalog(*BOTH, mode="incremental"), state=first.last_states())
+    assert second.returncode == 0
+    changed = set(ids[10:13]) | {new_conversation}
+    assert changed <= {c["id"] for c in second.records("conversations")}
+    assert len(second.records("conversations")) <= len(changed) + 1  # + the boundary conversation
+    new_messages = {m["id"] for m in second.records("messages")}
+    assert set(added) <= new_messages and len(new_messages) <= len(added) + 2  # + new conversation, boundary
+    stats = emulator.control("stats")
+    assert stats["requests /v2/messages"] <= len(changed) + 1
+
+
+@pytest.mark.parametrize("fault", ["500", "502html", "drop", "truncate", "html200"])
+def test_every_fault_is_survived_without_losing_or_duplicating_a_record(cli, emulator_factory, fault):
+    clean = emulator_factory("--conversations", "25", "--max-messages", "230")
+    faulty = emulator_factory("--conversations", "25", "--max-messages", "230", "--fault-rate", "0.12",
+                              "--faults", fault, "--fault-seed", "3")
+    expected = cli("read", clean.config(), catalog=catalog(*BOTH))
+    run = cli("read", faulty.config(), catalog=catalog(*BOTH))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert faulty.control("stats").get(f"fault {fault}", 0) > 0  # faults really happened
+    for stream in BOTH:
+        got = sorted(r["id"] for r in run.records(stream))
+        assert got == sorted(r["id"] for r in expected.records(stream))
+        assert len(got) == len(set(got))
