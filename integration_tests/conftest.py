@@ -12,6 +12,9 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
+# airbyte-cdk's standard suite parametrizes its tests with scenarios through these hooks.
+from airbyte_cdk.test.standard_tests.pytest_hooks import pytest_addoption, pytest_generate_tests  # noqa: F401
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CLI = Path(sys.executable).with_name("source-partoo")
@@ -21,9 +24,9 @@ DEMO_KEY = "demo-key"
 class Emulator:
     """A running partoo_emulator: `url` is its /v2 base URL."""
 
-    def __init__(self, *flags: str) -> None:
+    def __init__(self, *flags: str, port: int = 0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "integration_tests.partoo_emulator", "--port", "0", *flags],
+            [sys.executable, "-m", "integration_tests.partoo_emulator", "--port", str(port), *flags],
             cwd=REPO, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None

@@ -1,0 +1,34 @@
+"""The main job: PyAirbyte runs the installed connector against the emulator into DuckDB."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+
+from .conftest import REPO
+
+
+def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
+    db = tmp_path / "demo.duckdb"
+    run = subprocess.run(
+        [sys.executable, "-m", "integration_tests.pyairbyte_sync", "--demo", "--conversations", "30", "--db", str(db)],
+        cwd=REPO, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = run.stdout
+    assert "conversations" in summary and "Conversations per messaging partner and status" in summary
+    with duckdb.connect(str(db), read_only=True) as con:
+        types = dict(con.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'partoo'").fetchall())
+        assert types["conversations.last_activity_at"] == "TIMESTAMP WITH TIME ZONE"
+        assert types["conversations.created_at"] == "TIMESTAMP WITH TIME ZONE"
+        assert types["messages.date"] == "TIMESTAMP WITH TIME ZONE"
+        assert con.execute("SELECT COUNT(*) FROM partoo.conversations").fetchone()[0] == 30
+        assert con.execute("SELECT COUNT(DISTINCT id) FROM partoo.messages").fetchone()[0] == \
+            con.execute("SELECT COUNT(*) FROM partoo.messages").fetchone()[0] > 0
+        # the instant survives: the text form and the loaded timestamp agree
+        row = con.execute("SELECT CAST(date AS VARCHAR) FROM partoo.messages LIMIT 1").fetchone()[0]
+        assert row.endswith("+00")
