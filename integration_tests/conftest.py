@@ -12,9 +12,6 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
-# airbyte-cdk's standard suite parametrizes its tests with scenarios through these hooks.
-from airbyte_cdk.test.standard_tests.pytest_hooks import pytest_addoption, pytest_generate_tests  # noqa: F401
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CLI = Path(sys.executable).with_name("source-partoo")

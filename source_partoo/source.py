@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import logging
+import sys
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
 from urllib.parse import urlsplit
@@ -12,7 +13,14 @@ from urllib.parse import urlsplit
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
+from source_partoo import components
+
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+
+# The manifest names its Python component as a manifest-only connector must
+# (`source_declarative_manifest.components.<Class>`), which airbyte-cdk's generic runner registers from
+# --components-path; the packaged connector registers the very same module under that name.
+sys.modules.setdefault("source_declarative_manifest.components", components)
 
 
 class SourcePartoo(YamlDeclarativeSource):
