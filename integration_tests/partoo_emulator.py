@@ -466,8 +466,8 @@ def make_handler(emu: Emulator):
             records = [r for r in (get(i) for i in chunk) if r is not None]
             more = offset + per_page < len(ids)
             next_cursor = encode_cursor(offset + per_page, filters) if more else None
-            if emu.loop_cursor and more:
-                next_cursor = encode_cursor(0 if offset else per_page, filters)  # hands back an old cursor
+            if emu.loop_cursor and more and query.get("cursor"):
+                next_cursor = query["cursor"]  # a stuck cursor: hands back the one it was given
             self._send(200, {key: records, "count": len(ids), "next_cursor": next_cursor})
 
         def _fault(self, fault: str) -> None:
@@ -513,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-seed", type=int, default=7)
     p.add_argument("--drift", action="store_true", help="unknown enum values, new fields, changed types")
     p.add_argument("--echo-key-in-errors", action="store_true", help="401 bodies quote the key sent")
-    p.add_argument("--loop-cursor", action="store_true", help="next_cursor points back to an earlier page")
+    p.add_argument("--loop-cursor", action="store_true", help="from page 2 on, next_cursor repeats the cursor sent")
     return p
 
 

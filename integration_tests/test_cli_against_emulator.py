@@ -111,3 +111,26 @@ def test_every_fault_is_survived_without_losing_or_duplicating_a_record(cli, emu
         got = sorted(r["id"] for r in run.records(stream))
         assert got == sorted(r["id"] for r in expected.records(stream))
         assert len(got) == len(set(got))
+
+
+def test_random_mixed_faults_during_a_full_sync_give_the_same_records_as_a_clean_sync(cli, emulator_factory):
+    flags = ("--conversations", "40", "--max-messages", "230")
+    clean = emulator_factory(*flags)
+    faulty = emulator_factory(*flags, "--fault-rate", "0.1", "--fault-seed", "11")  # every fault kind, seeded
+    expected = cli("read", clean.config(num_workers=8), catalog=catalog(*BOTH))
+    run = cli("read", faulty.config(num_workers=8), catalog=catalog(*BOTH))
+    assert run.returncode == 0, run.stdout[-3000:]
+    stats = faulty.control("stats")
+    assert sum(v for k, v in stats.items() if k.startswith("fault ")) >= 5
+    for stream in BOTH:
+        assert sorted(map(repr, run.records(stream))) == sorted(map(repr, expected.records(stream)))
+
+
+def test_a_server_that_repeats_a_cursor_stops_the_sync_instead_of_looping(cli, emulator_factory):
+    emulator = emulator_factory("--conversations", "250", "--loop-cursor")
+    run = cli("read", emulator.config(), catalog=catalog("conversations"), timeout=60)
+    assert run.returncode != 0
+    assert any("already returned" in e["message"] for e in run.errors)
+    assert emulator.control("stats")["requests /v2/conversations"] <= 3
+    assert len(run.records("conversations")) == 200  # the two pages read before the loop, once each
+    assert len({r["id"] for r in run.records("conversations")}) == len(run.records("conversations"))
