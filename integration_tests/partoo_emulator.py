@@ -87,9 +87,9 @@ class Dataset:
         if roll < 0.08:
             n = 0
         elif roll < 0.11:
-            n = rng.randint(201, self.max_messages)  # several pages of messages
+            n = rng.randint(min(201, self.max_messages), self.max_messages)  # several pages of messages
         else:
-            n = rng.randint(1, 40)
+            n = rng.randint(1, min(40, self.max_messages))
         created = EPOCH + dt.timedelta(seconds=rng.randint(0, 800 * 86400), microseconds=rng.randint(0, 999_999))
         gap = rng.randint(30, 3600)
         return {"rng": rng, "n": n, "created": created, "gap": gap}
@@ -408,9 +408,9 @@ def make_handler(emu: Emulator):
 
         def _api(self, path: str, query: Dict[str, str]) -> None:
             key = self.headers.get("x-APIKey")
+            wait = emu.rate_limited()  # counted on arrival, like a real server's limiter
             if emu.latency_ms:
                 time.sleep(emu.latency_ms / 1000)
-            wait = emu.rate_limited()
             if wait is not None:
                 with emu.lock:
                     emu.stats["429"] += 1

@@ -1,15 +1,22 @@
-"""The one thing manifest.yaml cannot say: refuse a pagination cursor that would make the stream loop.
+"""What manifest.yaml cannot say, or cannot say fast enough.
+
+1. NonRepeatingCursorPagination refuses a pagination cursor that would make the stream loop.
 
 A CursorPagination stop_condition sees only the current response, never the cursors that came before,
 and airbyte-cdk shares one pagination strategy between all partitions and threads of a stream (so no
 history may live on the instance). The history therefore travels inside the page token itself: a str
 that remembers the cursors of the pages before it, handed back to us as `last_page_token_value`.
+
+2. AddLastActivity adds each conversation's incremental cursor. An AddFields template says the same, but
+airbyte-cdk renders it per record through Jinja and ast.literal_eval: in bench/run.py's cpu figure
+(20,000 conversations) that template cost about a third of the connector's CPU (12.9 s against 9 s with
+this class), which kept it below the performance target; this is one dictionary lookup.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, FrozenSet, Optional
+from typing import Any, Dict, FrozenSet, Optional
 
 import requests
 
@@ -17,7 +24,8 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
     CursorPaginationStrategy,
 )
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 
@@ -87,3 +95,19 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
                 failure_type=FailureType.system_error,
             )
         return _Cursor(token, seen)
+
+
+@dataclass
+class AddLastActivity(RecordTransformation):
+    """last_activity_at: the date of the conversation's last message, else its creation date."""
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        last_message = record.get("last_message")
+        date = last_message.get("date") if isinstance(last_message, dict) else None
+        record["last_activity_at"] = date or record.get("created_at")
