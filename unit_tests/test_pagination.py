@@ -75,10 +75,12 @@ def test_no_business_filter_when_absent_or_empty(requests_mock, sleeps, business
 
 
 def test_each_conversation_gets_its_last_activity(requests_mock, sleeps):
+    created = "2024-02-02 02:02:02.000002+00:00"
     pages(requests_mock, {"conversations": [
         conversation(1, last="2024-05-01 10:00:00.000001+00:00"),
-        conversation(2, last=None, created_at="2024-02-02 02:02:02.000002+00:00"),
+        conversation(2, last=None, created_at=created),
+        conversation(3, created_at=created, last_message={"id": 9, "date": None}),
+        conversation(4, created_at=created, last_message="unexpected"),
     ], "next_cursor": None})
     records = [m.record.data for m in run_read(make_config(), "conversations").records]
-    assert records[0]["last_activity_at"] == "2024-05-01 10:00:00.000001+00:00"
-    assert records[1]["last_activity_at"] == "2024-02-02 02:02:02.000002+00:00"
+    assert [r["last_activity_at"] for r in records] == ["2024-05-01 10:00:00.000001+00:00", created, created, created]
