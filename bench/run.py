@@ -86,14 +86,9 @@ def bench_rate(workdir: Path, conversations: int, latency_ms: int, rate: int, wo
         emulator.stop()
     requests_made = stats["requests"]
     floor = requests_made / (rate / 60)
-    # A limiter over a sliding minute lets the first R requests through at once, so a sync shorter
-    # than a few minutes can beat requests / R; this floor accounts for that burst.
-    burst_floor = max(requests_made - rate, 0) / (rate / 60)
     return {"conversations": conversations, "latency_ms": latency_ms, "rate_per_min": rate, "workers": workers,
             "records": records, "requests": requests_made, "429s": stats.get("429", 0),
             "wall_s": round(wall, 1), "floor_s": round(floor, 1), "wall/floor": round(wall / floor, 3),
-            "burst_aware_floor_s": round(burst_floor, 1),
-            "wall/burst_aware_floor": round(wall / burst_floor, 3) if burst_floor else None,
             "max_concurrent": stats.get("max_concurrent")}
 
 

@@ -134,3 +134,11 @@ def test_a_server_that_repeats_a_cursor_stops_the_sync_instead_of_looping(cli, e
     assert emulator.control("stats")["requests /v2/conversations"] <= 3
     assert len(run.records("conversations")) == 200  # the two pages read before the loop, once each
     assert len({r["id"] for r in run.records("conversations")}) == len(run.records("conversations"))
+
+
+def test_messages_of_several_conversations_are_read_concurrently(cli, emulator_factory):
+    emulator = emulator_factory("--conversations", "40", "--latency-ms", "40", "--max-messages", "5")
+    run = cli("read", emulator.config(num_workers=6), catalog=catalog(*BOTH))
+    assert run.returncode == 0
+    assert emulator.control("stats")["max_concurrent"] >= 4
+    assert len(run.records("messages")) == len(emulator.expected("messages"))
