@@ -24,7 +24,7 @@ unit: install
 integration: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile integration_tests
 
-## The main job: start the local Partoo emulator and sync every stream into data/partoo.duckdb.
+## The main job: start the local Partoo emulator and sync every stream into data/warehouse.duckdb.
 demo: install
 	$(BIN)/python -m integration_tests.pyairbyte_sync --demo $(if $(DB),--db $(DB))
 

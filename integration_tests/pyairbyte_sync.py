@@ -22,7 +22,7 @@ os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DB = REPO / "data" / "partoo.duckdb"
+DEFAULT_DB = REPO / "data" / "warehouse.duckdb"
 # Embedded defaults for the demo: the emulator's key, no client-side limit beyond what it can serve.
 DEMO_CONFIG = {"api_key": "demo-key", "requests_per_minute": 6000, "num_workers": 8}
 
@@ -134,6 +134,9 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--conversations", type=int, default=3000, help="emulator size (--demo)")
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state")
     args = parser.parse_args(argv)
+    if args.db.stem == args.schema:
+        # DuckDB names the catalog after the file: a schema of the same name is ambiguous.
+        parser.error(f"--db {args.db.name} and --schema {args.schema} share a name; choose another file name or schema")
 
     emulator = None
     try:

@@ -11,7 +11,7 @@ from .conftest import REPO
 
 
 def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
-    db = tmp_path / "demo.duckdb"
+    db = tmp_path / "warehouse.duckdb"  # the default file name
     run = subprocess.run(
         [sys.executable, "-m", "integration_tests.pyairbyte_sync", "--demo", "--conversations", "30", "--db", str(db)],
         cwd=REPO, capture_output=True, text=True, timeout=240,
