@@ -140,5 +140,5 @@ def test_messages_of_several_conversations_are_read_concurrently(cli, emulator_f
     emulator = emulator_factory("--conversations", "40", "--latency-ms", "40", "--max-messages", "5")
     run = cli("read", emulator.config(num_workers=6), catalog=catalog(*BOTH))
     assert run.returncode == 0
-    assert emulator.control("stats")["max_concurrent"] >= 4
+    assert emulator.control("stats")["max_concurrent"] >= 3  # several requests in flight at once
     assert len(run.records("messages")) == len(emulator.expected("messages"))
