@@ -37,7 +37,7 @@ import threading
 import time
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 from urllib.parse import parse_qs, urlsplit
 
 PARTNERS = ["Google", "Facebook", "Instagram", "SMS", "Whatsapp", "Custom", "Livechat"]
