@@ -58,3 +58,10 @@ def test_check_on_403_without_a_filter_still_says_what_to_do(cli, requests_mock)
     requests_mock.get(f"{BASE}/conversations", status_code=403, json={"errors": {"authorization": "no"}})
     message = cli("check", make_config()).connection_status["message"]
     assert "may not read these conversations;" in message and "Messages product" in message
+
+
+@pytest.mark.parametrize("key", ["1e3", "0x1f", "None", "True", "1_000", "k" * 120])
+def test_the_api_key_reaches_the_api_unchanged(cli, requests_mock, key):
+    requests_mock.get(f"{BASE}/conversations", json={"conversations": [], "next_cursor": None})
+    assert cli("check", make_config(api_key=key)).connection_status["status"] == "SUCCEEDED"
+    assert requests_mock.request_history[0].headers["x-APIKey"] == key
