@@ -72,13 +72,15 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         seen: FrozenSet[str] = frozenset()
         if last_page_token_value is not None:
             seen = getattr(last_page_token_value, "seen", frozenset()) | {str(last_page_token_value)}
-        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
         partition = dict(stream_slice.partition) if stream_slice else {}
+        where = f"{response.request.method} {response.request.path_url.split('?')[0]}" + (
+            f", {partition}" if partition else ""
+        )
         if token in seen:
             raise AirbyteTracedException(
                 message=(
-                    f"Partoo returned a pagination cursor it had already returned ({where}"
-                    f"{', ' + str(partition) if partition else ''}); the sync stopped instead of reading the same "
+                    f"Partoo returned a pagination cursor it had already returned ({where}); the sync stopped "
+                    "instead of reading the same "
                     "pages forever. Retry later, and report it to Partoo support if it persists."
                 ),
                 internal_message=f"repeated next_cursor after {len(seen)} pages",
@@ -87,8 +89,8 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         if last_page_size == 0:
             raise AirbyteTracedException(
                 message=(
-                    f"Partoo returned an empty page that still carries a next cursor ({where}"
-                    f"{', ' + str(partition) if partition else ''}); the sync stopped instead of following "
+                    f"Partoo returned an empty page that still carries a next cursor ({where}); the sync stopped "
+                    "instead of following "
                     "cursors that bring no records. Retry later, and report it to Partoo support if it persists."
                 ),
                 internal_message="empty page with a non-null next_cursor",

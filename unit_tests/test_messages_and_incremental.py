@@ -135,7 +135,6 @@ def test_boundary_message_equal_to_the_cursor_is_emitted_again(partoo):
 def test_a_sync_interrupted_midway_and_resumed_from_its_last_state_loses_no_message(partoo, requests_mock):
     seed(partoo, conversations=8)
     everything = sorted(m["id"] for ms in partoo.messages.values() for m in ms)
-    partoo.missing = set()
     original = partoo._messages
 
     def failing(request, context):
