@@ -1,7 +1,11 @@
 """messages (a substream of conversations) and incremental syncs that re-read only what changed."""
 
+import itertools
 import random
+import time
+from types import SimpleNamespace
 
+import pytest
 from airbyte_cdk.models import SyncMode
 
 from .conftest import conversation, last_state, make_config, message, record_ids, run_read, state_from
@@ -31,6 +35,26 @@ def add_messages(partoo, cid, *dates):
     partoo.messages.setdefault(cid, []).extend(new)
     partoo.conversations = [c for c in partoo.conversations if c["id"] != cid] + [conversation(cid, last=new[-1]["date"])]
     return [m["id"] for m in new]
+
+
+def break_conversation(partoo, requests_mock, cid):
+    """Messages of conversation `cid` answer HTTP 400 (which fails the sync) until the returned
+    function is called; the mock's history starts afresh then."""
+    original = partoo._messages
+
+    def failing(request, context):
+        if request.qs["conversation_id"] == [str(cid)]:
+            context.status_code = 400
+            return {"errors": {"json": "boom"}}
+        return original(request, context)
+
+    requests_mock.get(f"{partoo.base}/messages", json=failing)
+
+    def repair():
+        requests_mock.get(f"{partoo.base}/messages", json=original)
+        requests_mock.reset_mock()
+
+    return repair
 
 
 def test_messages_are_read_for_every_conversation_with_its_id(partoo):
@@ -135,20 +159,99 @@ def test_boundary_message_equal_to_the_cursor_is_emitted_again(partoo):
 def test_a_sync_interrupted_midway_and_resumed_from_its_last_state_loses_no_message(partoo, requests_mock):
     seed(partoo, conversations=8)
     everything = sorted(m["id"] for ms in partoo.messages.values() for m in ms)
-    original = partoo._messages
-
-    def failing(request, context):
-        if request.qs["conversation_id"] == ["5"]:
-            context.status_code = 400
-            return {"errors": {"json": "boom"}}
-        return original(request, context)
-
-    requests_mock.get(f"{partoo.base}/messages", json=failing)
+    repair = break_conversation(partoo, requests_mock, 5)
     first = run_read(make_config(), "messages", mode=INC, expecting_exception=True)
     assert first.errors
     resumed_from = state_from(first, "messages") if first.state_messages else None
 
-    requests_mock.get(f"{partoo.base}/messages", json=original)
+    repair()
     second = run_read(make_config(), "messages", mode=INC, state=resumed_from)
     emitted = set(record_ids(first, "messages")) | set(record_ids(second, "messages"))
     assert sorted(emitted) == everything
+
+
+@pytest.fixture
+def checkpoint_clock(monkeypatch):
+    """airbyte-cdk saves a substream's state at most once every 600 s of wall time; this clock moves
+    ten minutes each time it is read, so every finished partition may be checkpointed at once."""
+    import airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor as cursor_module
+
+    ticks = itertools.count()
+    monkeypatch.setattr(cursor_module, "time", SimpleNamespace(
+        time=lambda: 1_700_000_000.0 + 601.0 * next(ticks), perf_counter_ns=time.perf_counter_ns))
+
+
+def messages_states(output):
+    return [m.state.stream.stream_state.__dict__ for m in output.state_messages
+            if m.state.stream.stream_descriptor.name == "messages"]
+
+
+def asked_conversations(partoo):
+    return [int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages")]
+
+
+def test_the_whole_list_is_read_before_any_message_is_requested(partoo, requests_mock):
+    # Every listed last activity is then older than every messages request, so a message posted after
+    # its conversation was read is newer than the saved state, and the next sync reads it.
+    seed(partoo, conversations=7)
+    partoo.page_size = 2
+    run_read(make_config(_partoo_page_size=2), "messages", mode=INC)
+    paths = [r.path.rsplit("/", 1)[-1] for r in requests_mock.request_history]
+    assert paths[:4] == ["conversations"] * 4  # pages of 2: 7 conversations
+    assert set(paths[4:]) == {"messages"}
+    assert sorted(set(asked_conversations(partoo))) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_messages_are_read_oldest_conversation_first(partoo):
+    seed(partoo, conversations=8)  # listed shuffled
+    run_read(make_config(num_workers=1), "messages", mode=INC)
+    assert asked_conversations(partoo) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_state_is_checkpointed_as_conversations_are_done(partoo, checkpoint_clock):
+    seed(partoo, conversations=5)
+    output = run_read(make_config(num_workers=1), "messages", mode=INC)
+    saved = [s["parent_state"]["conversations"]["last_activity_at"] for s in messages_states(output)]
+    # one checkpoint per finished conversation, never ahead of the conversations read, then the final one
+    assert saved == [day(c, 2).replace("+00:00", "+0000") for c in (1, 2, 3, 4, 5)] + [day(5, 2).replace("+00:00", "+0000")]
+    assert all("state" not in s for s in messages_states(output)[:-1])  # no message cursor before the end
+    assert messages_states(output)[-1]["state"] == {"date": "2024-03-05 10:02:00.000000+0000"}
+
+
+def test_an_interrupted_sync_resumes_after_the_conversations_already_read(partoo, requests_mock, checkpoint_clock):
+    seed(partoo, conversations=8)
+    everything = sorted(m["id"] for ms in partoo.messages.values() for m in ms)
+    repair = break_conversation(partoo, requests_mock, 6)
+    first = run_read(make_config(num_workers=1), "messages", mode=INC, expecting_exception=True)
+    assert first.errors
+    assert asked_conversations(partoo)[:6] == [1, 2, 3, 4, 5, 6]
+
+    repair()
+    second = run_read(make_config(num_workers=1), "messages", mode=INC, state=state_from(first, "messages"))
+
+    # conversation 5 holds the saved position (the boundary is read again); 1 to 4 are not asked again
+    assert asked_conversations(partoo) == [5, 6, 7, 8]
+    assert sorted(set(record_ids(first, "messages")) | set(record_ids(second, "messages"))) == everything
+    # and the resumed sync ends with the state of a complete one
+    assert last_state(second, "messages")["parent_state"] == {"conversations": {"last_activity_at": "2024-03-08 10:02:00.000000+0000"}}
+
+
+def test_a_resumed_sync_emits_every_message_of_the_conversations_left(partoo, requests_mock, checkpoint_clock):
+    # A first sync is complete; new messages arrive in conversations 2 and 7; the second sync stops
+    # at conversation 7; its resume must still emit conversation 7's new message, older than the
+    # position saved by the interrupted sync.
+    seed(partoo, conversations=8)
+    first = run_read(make_config(num_workers=1), "messages", mode=INC)
+    new_2 = add_messages(partoo, 2, day(20))
+    new_7 = add_messages(partoo, 7, day(21))
+    partoo.messages[9] = [message(901, 9, day(22))]
+    partoo.conversations.append(conversation(9, last=day(22)))
+    repair = break_conversation(partoo, requests_mock, 9)
+    second = run_read(make_config(num_workers=1), "messages", mode=INC, state=state_from(first, "messages"),
+                      expecting_exception=True)
+    repair()
+    third = run_read(make_config(num_workers=1), "messages", mode=INC, state=state_from(second, "messages"))
+
+    assert asked_conversations(partoo) == [7, 9]
+    emitted = set(record_ids(second, "messages")) | set(record_ids(third, "messages"))
+    assert set(new_2 + new_7 + [901]) <= emitted
