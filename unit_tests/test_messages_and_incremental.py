@@ -255,3 +255,20 @@ def test_a_resumed_sync_emits_every_message_of_the_conversations_left(partoo, re
     assert asked_conversations(partoo) == [7, 9]
     emitted = set(record_ids(second, "messages")) | set(record_ids(third, "messages"))
     assert set(new_2 + new_7 + [901]) <= emitted
+
+
+def test_an_interrupted_concurrent_sync_resumes_without_losing_or_rereading_everything(partoo, requests_mock, checkpoint_clock):
+    seed(partoo, conversations=30, per_conversation=2)
+    everything = sorted(m["id"] for ms in partoo.messages.values() for m in ms)
+    repair = break_conversation(partoo, requests_mock, 20)
+    first = run_read(make_config(num_workers=8), "messages", mode=INC, expecting_exception=True)
+    saved = last_state(first, "messages")["parent_state"]["conversations"]["last_activity_at"]
+    done_before = int(saved[8:10])  # conversation c is active on day c
+
+    repair()
+    second = run_read(make_config(num_workers=8), "messages", mode=INC, state=state_from(first, "messages"))
+
+    asked = sorted(set(asked_conversations(partoo)))
+    assert 1 < done_before < 20
+    assert asked == list(range(done_before, 31))  # nothing below the saved position, everything above it
+    assert sorted(set(record_ids(first, "messages")) | set(record_ids(second, "messages"))) == everything
