@@ -1,0 +1,48 @@
+"""The connector's startup skips serpyco-rs's docstring collection (source_partoo/_startup.py)."""
+
+import json
+import subprocess
+import sys
+
+# Prints the patched functions' names, then the connector's own messages of every kind serialized.
+# With "plain", airbyte_cdk is imported first, so its serializers are built the usual way.
+PROBE = r'''
+import json, sys
+if sys.argv[1] == "plain":
+    import airbyte_cdk.models
+import source_partoo.run
+from serpyco_rs import _describe
+from serpyco_rs._json_schema import _convert
+from airbyte_cdk.models import AirbyteMessageSerializer
+from airbyte_cdk.test.entrypoint_wrapper import discover
+from source_partoo.source import SourcePartoo
+config = {"api_key": "k", "base_url": "http://127.0.0.1:9/v2"}
+source = SourcePartoo(config=config)
+messages = list(discover(source, config).get_message_iterator()) + [source.spec(None)]
+dumped = []
+for message in messages:
+    if hasattr(message, "connectionSpecification"):
+        from airbyte_cdk.models import ConnectorSpecificationSerializer as serializer
+    else:
+        serializer = AirbyteMessageSerializer
+    dumped.append(serializer.dump(message))
+    assert serializer.load(dumped[-1]) == message
+print(json.dumps({"patched": [_describe.get_attributes_doc.__name__, _convert.get_attributes_doc.__name__],
+                  "dumped": dumped}))
+'''
+
+
+def run_probe(mode):
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_importing_the_connector_skips_the_docstring_collection_of_the_pinned_serpyco_rs():
+    assert run_probe("connector")["patched"] == ["_no_docstrings", "_no_docstrings"]
+
+
+def test_messages_serialize_exactly_as_with_the_docstrings():
+    patched, plain = run_probe("connector"), run_probe("plain")
+    assert len(patched["dumped"]) >= 3  # discover's catalog and logs, and the spec
+    assert any(m.get("type") == "CATALOG" for m in patched["dumped"])
+    assert patched["dumped"] == plain["dumped"]
