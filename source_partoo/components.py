@@ -169,7 +169,8 @@ class ConversationsByLastActivity(PartitionRouter):
     def stream_slices(self) -> Iterable[StreamSlice]:
         self._initial_state = deepcopy(self.conversations.get_stream_state())
         # The last activity of every listed conversation, a conversation listed twice (the list moved
-        # while it was paged) counting once with its latest activity. About 150 bytes per conversation.
+        # while it was paged) counting once with its latest activity. About 150 bytes per conversation
+        # (320 while sorting; docs/performance.md).
         activity: Dict[Any, datetime] = {}
         for listed in self.conversations.stream_slices():
             key = listed.partition[self._partition_field]
