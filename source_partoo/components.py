@@ -20,6 +20,9 @@ conversations), hands out the conversations oldest activity first, and reports a
 last activity of the partition just handed out: airbyte-cdk's ConcurrentPerPartitionCursor saves that
 state once every partition before it is done, so a resumed sync skips the conversations already read.
 No manifest component orders partitions or derives a parent state from them.
+
+4. PageRecords takes a page's records with one lookup: DpathExtractor walks the whole page to resolve even
+a one-key path (13% of the connector's CPU, see the class).
 """
 
 from __future__ import annotations
