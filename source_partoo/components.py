@@ -173,14 +173,15 @@ class ConversationsByLastActivity(PartitionRouter):
         self._initial_state = deepcopy(self.conversations.get_stream_state())
         # The last activity of every listed conversation, a conversation listed twice (the list moved
         # while it was paged) counting once with its latest activity. About 150 bytes per conversation
-        # (320 while sorting; docs/performance.md).
+        # (210 while sorting; docs/performance.md).
         activity: Dict[Any, datetime] = {}
         for listed in self.conversations.stream_slices():
             key = listed.partition[self._partition_field]
             when = _activity(listed.extra_fields.get(self._cursor_field))
             if key not in activity or activity[key] < when:
                 activity[key] = when
-        ordered: List[Tuple[datetime, Any]] = sorted(((when, key) for key, when in activity.items()), key=_by_activity)
+        # sorted() is stable: ties keep the list's order, so the same list always gives the same order.
+        ordered: List[Tuple[datetime, Any]] = sorted(((when, key) for key, when in activity.items()), key=_when)
         del activity
         for when, key in ordered:
             if when is not _NO_ACTIVITY and (self._handed_out is None or when > self._handed_out):
@@ -214,9 +215,8 @@ class ConversationsByLastActivity(PartitionRouter):
         return self.conversations.get_request_body_json(**kwargs)
 
 
-def _by_activity(item: Tuple[datetime, Any]) -> Tuple[datetime, str]:
-    # Ties (and ids of mixed types) in a stable order: the same list gives the same order every time.
-    return item[0], str(item[1])
+def _when(item: Tuple[datetime, Any]) -> datetime:
+    return item[0]
 
 
 @dataclass

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # Prints the patched functions' names, then the connector's own messages of every kind serialized.
 # With "plain", airbyte_cdk is imported first, so its serializers are built the usual way.
 PROBE = r'''
@@ -37,12 +39,17 @@ def run_probe(mode):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_importing_the_connector_skips_the_docstring_collection_of_the_pinned_serpyco_rs():
-    assert run_probe("connector")["patched"] == ["_no_docstrings", "_no_docstrings"]
+@pytest.fixture(scope="module")
+def patched():
+    return run_probe("connector")
 
 
-def test_messages_serialize_exactly_as_with_the_docstrings():
-    patched, plain = run_probe("connector"), run_probe("plain")
+def test_importing_the_connector_skips_the_docstring_collection_of_the_pinned_serpyco_rs(patched):
+    assert patched["patched"] == ["_no_docstrings", "_no_docstrings"]
+
+
+def test_messages_serialize_exactly_as_with_the_docstrings(patched):
+    plain = run_probe("plain")
     assert len(patched["dumped"]) >= 3  # discover's catalog and logs, and the spec
     assert any(m.get("type") == "CATALOG" for m in patched["dumped"])
     assert patched["dumped"] == plain["dumped"]
