@@ -26,12 +26,12 @@ integration: install
 
 ## The main job: start the local Partoo emulator and sync every stream into data/warehouse.duckdb.
 demo: install
-	$(BIN)/python -m integration_tests.pyairbyte_sync --demo $(if $(DB),--db $(DB))
+	$(BIN)/python -m warehouse.sync --demo $(if $(DB),--db $(DB))
 
 ## The same against a real Partoo account: make sync CONFIG=secrets/config.json [DB=path.duckdb]
 sync: install
 	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb]"; exit 2; }
-	$(BIN)/python -m integration_tests.pyairbyte_sync --config $(CONFIG) $(if $(DB),--db $(DB))
+	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB))
 
 ## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md).
 bench: install

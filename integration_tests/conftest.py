@@ -23,7 +23,7 @@ class Emulator:
 
     def __init__(self, *flags: str, port: int = 0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "integration_tests.partoo_emulator", "--port", str(port), *flags],
+            [sys.executable, "-m", "partoo_emulator", "--port", str(port), *flags],
             cwd=REPO, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None

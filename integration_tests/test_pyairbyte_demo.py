@@ -13,7 +13,7 @@ from .conftest import REPO
 def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
     db = tmp_path / "warehouse.duckdb"  # the default file name
     run = subprocess.run(
-        [sys.executable, "-m", "integration_tests.pyairbyte_sync", "--demo", "--conversations", "30", "--db", str(db)],
+        [sys.executable, "-m", "warehouse.sync", "--demo", "--conversations", "30", "--db", str(db)],
         cwd=REPO, capture_output=True, text=True, timeout=240,
     )
     assert run.returncode == 0, run.stderr[-3000:]

@@ -25,8 +25,6 @@ No manifest component orders partitions or derives a parent state from them.
 a one-key path (13% of the connector's CPU, see the class).
 """
 
-from __future__ import annotations
-
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timezone

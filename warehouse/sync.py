@@ -1,7 +1,7 @@
 """The main job: sync every stream of source-partoo into a local DuckDB file through PyAirbyte.
 
-    python -m integration_tests.pyairbyte_sync --demo              # `make demo`: against the local emulator
-    python -m integration_tests.pyairbyte_sync --config cfg.json   # `make sync CONFIG=...`: a real account
+    python -m warehouse.sync --demo              # `make demo`: against the local emulator
+    python -m warehouse.sync --config cfg.json   # `make sync CONFIG=...`: a real account
 
 The connector runs as the executable that `make install` put in .venv (so PyAirbyte keeps its state
 and a second run is incremental), in PyAirbyte's offline mode so it never calls a registry.
@@ -43,7 +43,7 @@ def connector_executable() -> Path:
 
 def start_emulator(conversations: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "integration_tests.partoo_emulator", "--port", "0", "--conversations", str(conversations)],
+        [sys.executable, "-m", "partoo_emulator", "--port", "0", "--conversations", str(conversations)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
