@@ -16,9 +16,15 @@ other filters, business__in, a per-minute sliding-window limit answering 429 wit
 and faults switched by flags. Control endpoints under /_emulator/ (no key needed):
   GET  /_emulator/stats            request counts, 429s sent, faults injected, peak concurrency
   POST /_emulator/reset_stats
-  POST /_emulator/settings         JSON with any of latency_ms, fault_rate, faults, rate_limit
+  POST /_emulator/settings         JSON with any of latency_ms, fault_rate, faults, rate_limit, order, live_every
   POST /_emulator/add_messages     {"conversation_ids": [...], "count": 1}  new messages, newest dates
   POST /_emulator/add_conversation {"business_index": 0, "messages": 2}     returns {"id": ...}
   POST /_emulator/delete_conversation {"id": ...}                           its messages then 404
-  GET  /_emulator/expected?stream=conversations|messages[&business__in=...]  every record, for tests
+  GET  /_emulator/expected?stream=conversations|messages[&business__in=...]  every record that exists now,
+                                   and the ids of the deleted conversations, for tests
+
+The conversation list's order is a flag (--order newest|oldest|shuffled; newest activity first by default,
+as an inbox lists it), and --live-every N makes the inbox live: one change (a new message dated now in a
+busy or a quiet conversation, a new conversation, a deletion) every N API requests, while a sync reads it.
+Cursors are positions in the list, like Partoo's: a list that changes while it is paged shifts under them.
 """

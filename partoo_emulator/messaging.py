@@ -43,6 +43,12 @@ class Dataset:
         self.new_conversations: Dict[int, dict] = {}
         self.next_message_id = 10_000_000_000
         self.clock = NEW_DATA_EPOCH
+        # Every conversation's last activity (its last message's date, else its creation), the list's
+        # sort key: built once, then kept up to date by the mutations, so that a live list of tens of
+        # thousands of conversations costs a sort, not a rebuild, per change.
+        self._activity: Optional[Dict[int, str]] = None
+        self.version = 0  # bumped by every mutation
+        self._order_cache: Dict[str, tuple] = {}
 
     # -- generated data ------------------------------------------------------------------------
     def _rng(self, *parts: int) -> random.Random:
@@ -169,6 +175,54 @@ class Dataset:
             c for c in self.new_conversations if c not in self.deleted
         ]
 
+    def business_of(self, cid: int) -> str:
+        new = self.new_conversations.get(cid)
+        return new["business"]["id"] if new else self.business_ids[cid % len(self.business_ids)]
+
+    def activity(self) -> Dict[int, str]:
+        """The last activity of every conversation that exists."""
+        with self.lock:
+            if self._activity is None:
+                activity = {}
+                for cid in self.conversation_ids():
+                    conv = self.conversation(cid)
+                    if conv is not None:
+                        activity[cid] = conv["last_message"]["date"] if conv["last_message"] else conv["created_at"]
+                self._activity = activity
+            return self._activity
+
+    def ordered_ids(self, order: str) -> List[int]:
+        """The list's order: "newest" activity first (an inbox), "oldest" first, or "shuffled" (a fixed
+        pseudo-random position per conversation, which activity never changes)."""
+        activity = self.activity()
+        with self.lock:
+            cached = self._order_cache.get(order)
+            if cached and cached[0] == self.version:
+                return cached[1]
+            if order == "shuffled":
+                ids = sorted(activity, key=lambda cid: (hash((self.seed, 7919, cid)), cid))
+            else:
+                ids = sorted(activity, key=lambda cid: (activity[cid], cid), reverse=order != "oldest")
+            self._order_cache[order] = (self.version, ids)
+            return ids
+
+    def _now(self) -> dt.datetime:
+        """New data is dated now (never before the last new date), like Partoo's."""
+        self.clock = max(dt.datetime.now(dt.timezone.utc), self.clock + dt.timedelta(microseconds=1))
+        return self.clock
+
+    def _touched(self, cid: int, date: str) -> None:
+        if self._activity is not None:
+            self._activity[cid] = date
+        self.version += 1
+
+    def delete(self, cid: int) -> None:
+        with self.lock:
+            self.deleted.add(cid)
+            if self._activity is not None:
+                self._activity.pop(cid, None)
+            self.version += 1
+
     def messages(self, cid: int) -> Optional[List[dict]]:
         if cid in self.deleted:
             return None
@@ -188,7 +242,7 @@ class Dataset:
         with self.lock:
             added = []
             for _ in range(count):
-                self.clock += dt.timedelta(seconds=7, microseconds=123)
+                self._now()
                 self.next_message_id += 1
                 added.append({
                     "id": self.next_message_id, "conversation_id": cid, "date": partoo_date(self.clock),
@@ -197,12 +251,14 @@ class Dataset:
                     "user_id": None, "custom_channel": None,
                 })
             self.extra_messages.setdefault(cid, []).extend(added)
+            if added and cid not in self.deleted:
+                self._touched(cid, added[-1]["date"])
             return added
 
     def add_conversation(self, business_index: int, messages: int) -> int:
         with self.lock:
             cid = self.count + len(self.new_conversations) + 1
-            self.clock += dt.timedelta(seconds=3)
+            self._now()
             self.new_conversations[cid] = {
                 "id": cid, "consumer_img": None, "consumer_name": "New Customer", "consumer_phone_number": None,
                 "consumer_email": None, "last_message": None, "is_read": False, "status": "Open",
@@ -213,6 +269,7 @@ class Dataset:
                 "is_expired": False, "is_solved": False, "is_automated": False, "assigned_user_id": None,
                 "custom_channel": None,
             }
+            self._touched(cid, self.new_conversations[cid]["created_at"])
         if messages:
             self.add_messages(cid, messages)
         return cid

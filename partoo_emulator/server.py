@@ -43,29 +43,50 @@ class Emulator:
         self.stats: Counter = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
-        self._ordered_cache: Dict[Any, List[int]] = {}
+        self.order = args.order
+        self.messages_asked_for: Set[int] = set()  # the conversations whose messages were requested
+        self.live_every = args.live_every
+        self.live_requests = 0
+        self.live_rng = random.Random(args.live_seed)
 
-    # Conversations come newest activity first, like an inbox (the order is not documented).
     def ordered_ids(self, businesses: Optional[Set[str]]) -> List[int]:
-        ids = []
-        for cid in self.data.conversation_ids():
-            conv = self.data.conversation(cid)
-            if conv and (businesses is None or conv["business"]["id"] in businesses):
-                ids.append((conv["last_message"]["date"] if conv["last_message"] else conv["created_at"], cid))
-        ids.sort(reverse=True)
-        return [cid for _, cid in ids]
+        """The conversation list in the --order it is served in (newest activity first by default)."""
+        ids = self.data.ordered_ids(self.order)
+        if businesses is None:
+            return ids
+        return [cid for cid in ids if self.data.business_of(cid) in businesses]
 
-    def ordered_ids_cached(self, businesses: Optional[Set[str]]) -> List[int]:
-        key = (tuple(sorted(businesses)) if businesses else None, len(self.data.extra_messages),
-               sum(len(v) for v in self.data.extra_messages.values()), len(self.data.new_conversations),
-               len(self.data.deleted))
+    ordered_ids_cached = ordered_ids  # the dataset caches the order until the next change
+
+    def live_tick(self) -> None:
+        """Live mode: one change to the inbox every `live_every` API requests, as a real inbox changes
+        while a sync reads it: mostly a new message (in a quiet or a busy conversation), sometimes a new
+        conversation or a deleted one."""
+        if not self.live_every:
+            return
         with self.lock:
-            cached = self._ordered_cache.get(key)
-        if cached is None:
-            cached = self.ordered_ids(businesses)
-            with self.lock:
-                self._ordered_cache = {key: cached}
-        return cached
+            self.live_requests += 1
+            if self.live_requests % self.live_every:
+                return
+            roll = self.live_rng.random()
+            pick = self.live_rng.random()
+        ids = self.data.ordered_ids("newest")
+        if not ids:
+            return
+        if roll < 0.75:
+            # Half of the messages go to the most active tenth of the inbox, half anywhere.
+            pool = ids[: max(1, len(ids) // 10)] if roll < 0.375 else ids
+            cid = pool[int(pick * len(pool))]
+            self.data.add_messages(cid, 1)
+            change = "message"
+        elif roll < 0.9:
+            self.data.add_conversation(int(pick * 1000), 1 + int(pick * 3))
+            change = "conversation"
+        else:
+            self.data.delete(ids[int(pick * len(ids))])
+            change = "deletion"
+        with self.lock:
+            self.stats["live " + change] += 1
 
     def rate_limited(self) -> Optional[int]:
         """Seconds to wait when over the per-minute limit (sliding window), else None (and count it)."""
@@ -127,11 +148,12 @@ def make_handler(emu: Emulator):
             if path == "/_emulator/reset_stats":
                 with emu.lock:
                     emu.stats.clear()
+                    emu.messages_asked_for.clear()
                     emu.max_in_flight = 0
                     emu.window.clear()
                 return self._send(200, {"ok": True})
             if path == "/_emulator/settings":
-                for name in ("latency_ms", "fault_rate", "rate_limit", "loop_cursor"):
+                for name in ("latency_ms", "fault_rate", "rate_limit", "loop_cursor", "order", "live_every"):
                     if name in body:
                         setattr(emu, name, body[name])
                 if "faults" in body:
@@ -144,7 +166,7 @@ def make_handler(emu: Emulator):
                 cid = emu.data.add_conversation(int(body.get("business_index", 0)), int(body.get("messages", 1)))
                 return self._send(200, {"id": cid})
             if path == "/_emulator/delete_conversation":
-                emu.data.deleted.add(int(body["id"]))
+                emu.data.delete(int(body["id"]))
                 return self._send(200, {"ok": True})
             return self._send(404, {"errors": {"json": "Not found"}})
 
@@ -153,7 +175,8 @@ def make_handler(emu: Emulator):
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             if parts.path == "/_emulator/stats":
                 with emu.lock:
-                    stats = dict(emu.stats, max_concurrent=emu.max_in_flight)
+                    stats = dict(emu.stats, max_concurrent=emu.max_in_flight,
+                                 messages_asked_for=sorted(emu.messages_asked_for))
                 return self._send(200, stats)
             if parts.path == "/_emulator/expected":
                 return self._expected(query)
@@ -164,6 +187,7 @@ def make_handler(emu: Emulator):
                 emu.stats["requests " + parts.path] += 1
             try:
                 self._api(parts.path, query)
+                emu.live_tick()
             finally:
                 with emu.lock:
                     emu.in_flight -= 1
@@ -175,7 +199,7 @@ def make_handler(emu: Emulator):
                 records = [m for cid in ids for m in (emu.data.messages(cid) or [])]
             else:
                 records = [emu.data.conversation(cid) for cid in ids]
-            self._send(200, {"records": records})
+            self._send(200, {"records": records, "deleted": sorted(emu.data.deleted)})
 
         def _api(self, path: str, query: Dict[str, str]) -> None:
             key = self.headers.get("x-APIKey")
@@ -217,6 +241,8 @@ def make_handler(emu: Emulator):
                 cid = int(query.get("conversation_id", ""))
             except ValueError:
                 return self._send(400, {"errors": {"json": {"conversation_id": "Missing or not an integer."}}})
+            with emu.lock:
+                emu.messages_asked_for.add(cid)
             conv = emu.data.conversation(cid)
             messages = emu.data.messages(cid)
             if conv is None or messages is None:
@@ -285,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drift", action="store_true", help="unknown enum values, new fields, changed types")
     p.add_argument("--echo-key-in-errors", action="store_true", help="401 bodies quote the key sent")
     p.add_argument("--loop-cursor", action="store_true", help="from page 2 on, next_cursor repeats the cursor sent")
+    p.add_argument("--order", choices=["newest", "oldest", "shuffled"], default="newest",
+                   help="the conversation list's order: newest activity first (an inbox), oldest first, shuffled")
+    p.add_argument("--live-every", type=int, default=0, metavar="N",
+                   help="live inbox: one change (new message, new conversation, deletion) every N API requests")
+    p.add_argument("--live-seed", type=int, default=11)
     return p
 
 

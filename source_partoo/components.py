@@ -25,10 +25,11 @@ No manifest component orders partitions or derives a parent state from them.
 a one-key path (13% of the connector's CPU, see the class).
 """
 
+import logging
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
 
 import requests
 
@@ -43,26 +44,96 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+_LOGGER = logging.getLogger("airbyte")
+
+
+class _ListRead:
+    """What one read of a list has seen so far, shared by the page tokens of that read.
+
+    A pass is one walk of the list from its first page to a page without next_cursor. Partoo pages its lists
+    by position, so a list that changes while it is paged shifts under the reader: a conversation that gets
+    a message moves to the top (the one below the page boundary is listed twice), a deleted one makes the
+    rest move up (the one at the boundary is never listed). `count` changing between pages, or an id listed
+    twice, shows that it happened; the read then walks the list again, up to MAX_PASSES times, so that
+    every conversation that existed throughout the read is listed at least once.
+    """
+
+    MAX_PASSES = 3
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self.start_pass()
+
+    def start_pass(self) -> None:
+        self.passes += 1
+        self.cursors: Set[str] = set()
+        self.ids: Set[Any] = set()
+        self.count: Optional[int] = None
+        self.moved = False
+
+    def observe(self, records: List[Any], count: Any) -> None:
+        for record in records:
+            key = record.get("id") if isinstance(record, dict) else None
+            if key is None:
+                continue
+            if key in self.ids:
+                self.moved = True
+            self.ids.add(key)
+        if isinstance(count, int) and not isinstance(count, bool):
+            if self.count is not None and count != self.count:
+                self.moved = True
+            self.count = count
+
+    def complete_pass_moved(self) -> bool:
+        """At the end of a pass: did the list change under it?"""
+        return self.moved or (self.count is not None and len(self.ids) < self.count)
+
 
 class _Cursor(str):
-    """A cursor exactly as the API sent it (it is sent back unchanged), plus the cursors before it."""
+    """A page token: the cursor exactly as the API sent it (sent back unchanged), plus the read it belongs
+    to. `restart` marks the token of a new pass: the manifest then sends no cursor at all."""
 
-    seen: FrozenSet[str]
+    read: _ListRead
+    restart: bool
 
-    def __new__(cls, value: str, seen: FrozenSet[str]) -> "_Cursor":
+    def __new__(cls, value: str, read: _ListRead, restart: bool = False) -> "_Cursor":
         cursor = super().__new__(cls, value)
-        cursor.seen = seen
+        cursor.read = read
+        cursor.restart = restart
         return cursor
 
-    def __getnewargs__(self) -> tuple:  # airbyte-cdk deep-copies request parameters
-        return (str(self), self.seen)
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_Cursor":  # airbyte-cdk deep-copies request options
+        return self  # immutable as a str; the read it carries must stay shared
+
+    def __copy__(self) -> "_Cursor":
+        return self
+
+
+def _page_records(body: Any) -> List[Any]:
+    """The records of a page: its list under "conversations", "messages" (whichever the body has)."""
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, list):
+                return value
+    return []
 
 
 @dataclass
 class NonRepeatingCursorPagination(CursorPaginationStrategy):
-    """Partoo's cursor pagination (as declared in the manifest), failing the stream instead of looping
-    when the API returns a cursor it already returned in this partition, or an empty page that still
-    carries a cursor."""
+    """Partoo's cursor pagination (as declared in the manifest), which
+
+    - fails the stream instead of looping when the API returns a cursor it already returned in this pass,
+      or a page without any record that still carries a cursor (records the API sent: a page whose
+      records are all older than the saved state or start_date is not empty);
+    - with `detect_movement`, walks the list again when it changed while it was paged (see _ListRead).
+
+    A CursorPagination stop_condition sees only the current response, never the pages before it, and
+    airbyte-cdk shares one pagination strategy between all partitions and threads of a stream (so no
+    history may live on the instance): the history travels inside the page token, handed back to us as
+    `last_page_token_value`.
+    """
+
+    detect_movement: bool = False
 
     def next_page_token(
         self,
@@ -81,27 +152,49 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
             page_size_override=page_size_override,
             stream_slice=stream_slice,
         )
-        if token is None:
-            return None
-        token = str(token)
-        seen: FrozenSet[str] = frozenset()
-        if last_page_token_value is not None:
-            seen = getattr(last_page_token_value, "seen", frozenset()) | {str(last_page_token_value)}
+        if isinstance(last_page_token_value, _Cursor):
+            read = last_page_token_value.read
+            if last_page_token_value.restart:
+                read.start_pass()
+        else:
+            read = _ListRead()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        records = _page_records(body)
+        if self.detect_movement:
+            read.observe(records, body.get("count") if isinstance(body, dict) else None)
         partition = dict(stream_slice.partition) if stream_slice else {}
         where = f"{response.request.method} {response.request.path_url.split('?')[0]}" + (
             f", {partition}" if partition else ""
         )
-        if token in seen:
+        if token is None:
+            if self.detect_movement and read.complete_pass_moved():
+                if read.passes < _ListRead.MAX_PASSES:
+                    _LOGGER.info(
+                        "The list changed while it was read (%s, pass %d): reading it again so that no "
+                        "conversation is missed.", where, read.passes,
+                    )
+                    return _Cursor("restart", read, restart=True)
+                _LOGGER.warning(
+                    "The list kept changing during %d successive reads (%s): a conversation that moved in "
+                    "the list at the wrong moment in every read may be read only by the next sync.",
+                    read.passes, where,
+                )
+            return None
+        token = str(token)
+        if token in read.cursors:
             raise AirbyteTracedException(
                 message=(
                     f"Partoo returned a pagination cursor it had already returned ({where}); the sync stopped "
                     "instead of reading the same "
                     "pages forever. Retry later, and report it to Partoo support if it persists."
                 ),
-                internal_message=f"repeated next_cursor after {len(seen)} pages",
+                internal_message=f"repeated next_cursor after {len(read.cursors)} pages",
                 failure_type=FailureType.system_error,
             )
-        if last_page_size == 0:
+        if not records:
             raise AirbyteTracedException(
                 message=(
                     f"Partoo returned an empty page that still carries a next cursor ({where}); the sync stopped "
@@ -111,7 +204,8 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
                 internal_message="empty page with a non-null next_cursor",
                 failure_type=FailureType.system_error,
             )
-        return _Cursor(token, seen)
+        read.cursors.add(token)
+        return _Cursor(token, read)
 
 
 @dataclass
