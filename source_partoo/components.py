@@ -286,6 +286,7 @@ class ApiKeyForPartooOnly(DeclarativeAuthenticator):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._token = InterpolatedString.create(self.api_token, parameters=parameters)
         self._api_url = InterpolatedString.create(self.api_url, parameters=parameters)
+        self._api: Optional[Tuple[str, str, Optional[int]]] = None
 
     @property
     def auth_header(self) -> str:
@@ -296,7 +297,9 @@ class ApiKeyForPartooOnly(DeclarativeAuthenticator):
         return str(self._token.eval(self.config))
 
     def _api_origin(self) -> Tuple[str, str, Optional[int]]:
-        return _origin(str(self._api_url.eval(self.config)))
+        if self._api is None:  # once: the config does not change during a run (threads may race; same value)
+            self._api = _origin(str(self._api_url.eval(self.config)))
+        return self._api
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         api = self._api_origin()
