@@ -7,7 +7,7 @@ import sys
 
 import duckdb
 
-from .conftest import REPO
+from .conftest import DEMO_KEY, REPO
 
 
 def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
@@ -32,3 +32,14 @@ def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
         # the instant survives: the text form and the loaded timestamp agree
         row = con.execute("SELECT CAST(date AS VARCHAR) FROM partoo.messages LIMIT 1").fetchone()[0]
         assert row.endswith("+00")
+        # the API key (the demo's is DEMO_KEY) is nowhere in the warehouse: no row of any table (records,
+        # PyAirbyte's state and stream tables) holds it, while the same scan finds the state's cursor field
+        tables = con.execute("SELECT table_catalog, table_schema, table_name FROM information_schema.tables").fetchall()
+
+        def rows_holding(text):
+            return {table: con.execute(
+                f'SELECT COUNT(*) FILTER (WHERE CAST(r AS VARCHAR) LIKE ?) FROM "{db_}"."{schema}"."{table}" r',
+                [f"%{text}%"]).fetchone()[0] for db_, schema, table in tables}
+
+        assert rows_holding("last_activity_at")["_airbyte_state"] > 0
+        assert set(rows_holding(DEMO_KEY).values()) == {0}

@@ -23,6 +23,12 @@ No manifest component orders partitions or derives a parent state from them.
 
 4. PageRecords takes a page's records with one lookup: DpathExtractor walks the whole page to resolve even
 a one-key path (13% of the connector's CPU, see the class).
+
+5. ApiKeyForPartooOnly sends the API key to the API's origin and nowhere else. requests follows redirects
+and strips only an `Authorization` header when one leaves the host, so a redirect from a wrong base_url or
+a proxy would carry x-APIKey to whatever host it names; airbyte-cdk's HttpClient follows redirects and
+ApiKeyAuthenticator has no option against it. Every request of every stream passes through the requester's
+authenticator, which can refuse a redirect before requests follows it.
 """
 
 import logging
@@ -30,12 +36,15 @@ from copy import deepcopy
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.decoders import Decoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers import PartitionRouter, SubstreamPartitionRouter
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
     CursorPaginationStrategy,
@@ -330,3 +339,102 @@ class PageRecords(RecordExtractor):
             records = body.get(self.field_name) if isinstance(body, dict) else None
             if isinstance(records, list):
                 yield from records
+
+
+def _origin(url: str) -> Tuple[str, str, Optional[int]]:
+    """(scheme, host, port) of a URL, the port made explicit; an unparseable port never matches."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _show(origin: Tuple[str, str, Optional[int]]) -> str:
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, {"https": 443, "http": 80}.get(scheme)) else f":{port}")
+
+
+@dataclass
+class ApiKeyForPartooOnly(DeclarativeAuthenticator):
+    """The manifest's ApiKeyAuthenticator (the key rendered from `api_token` into the `header` header,
+    exactly as airbyte-cdk's InterpolatedStringTokenProvider renders it), sent only to the origin (scheme,
+    host, port) of `api_url`, the API root.
+
+    airbyte-cdk's HttpClient sets this authenticator on its session, so requests calls it to prepare every
+    request and before every retry; it registers a response hook on the request, which requests runs on
+    each response before it follows a redirect (and on every hop after). The hook refuses a redirect to
+    another origin, https to http included, with a config_error: the exception is not a requests error,
+    so HttpClient neither retries it nor follows the redirect. A redirect within the origin is followed.
+    """
+
+    api_token: str
+    header: str
+    api_url: str
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._token = InterpolatedString.create(self.api_token, parameters=parameters)
+        self._api_url = InterpolatedString.create(self.api_url, parameters=parameters)
+        self._api: Optional[Tuple[str, str, Optional[int]]] = None
+
+    @property
+    def auth_header(self) -> str:
+        return self.header
+
+    @property
+    def token(self) -> str:
+        return str(self._token.eval(self.config))
+
+    def _api_origin(self) -> Tuple[str, str, Optional[int]]:
+        if self._api is None:  # once: the config does not change during a run (threads may race; same value)
+            self._api = _origin(str(self._api_url.eval(self.config)))
+        return self._api
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        api = self._api_origin()
+        if _origin(request.url or "") != api:
+            # Every stream's URL is the API root's: a request elsewhere is a connector bug, never sent.
+            raise AirbyteTracedException(
+                message=(
+                    f"The connector was about to send the API key to {_show(_origin(request.url or ''))} instead of "
+                    f"the API at {_show(api)}; it stopped. Report this to the connector's maintainers."
+                ),
+                failure_type=FailureType.system_error,
+            )
+        request.headers.update(self.get_auth_header())
+        if self._refuse_other_origins not in request.hooks["response"]:  # not again on a retry
+            request.register_hook("response", self._refuse_other_origins)
+        return request
+
+    def _refuse_other_origins(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if not response.is_redirect:
+            return response
+        # The target as requests computes it (Session.get_redirect_target, then resolve_redirects).
+        location = response.headers["location"]
+        try:
+            location = location.encode("latin1").decode("utf8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+        source, target, api = _origin(response.url), _origin(urljoin(response.url, location)), self._api_origin()
+        if target == api:
+            return response
+        response.close()
+        why = (
+            "plain http instead of https" if source[0] == "https" and target[0] == "http"
+            else "another host" if source[1] != target[1]
+            else "another port" if source[2] != target[2] else "another scheme"
+        )
+        raise AirbyteTracedException(
+            message=(
+                f"The API at {_show(source)} redirected to {_show(target)} ({why}), where the connector never sends "
+                "the API key, so it stopped: check base_url (or environment, when base_url is empty) and any proxy "
+                "between the connector and Partoo."
+            ),
+            internal_message=f"HTTP {response.status_code} redirect to another origin refused",
+            failure_type=FailureType.config_error,
+        )

@@ -42,3 +42,19 @@ def test_successful_debug_read_never_prints_the_key(cli, requests_mock, sleeps, 
     assert len(result.of_type("RECORD")) == 1
     assert requests_mock.request_history[0].headers["x-APIKey"] == API_KEY
     assert API_KEY not in result.stdout
+
+
+def test_the_state_never_holds_the_key(partoo):
+    """The state the platform saves (and passes back) holds cursors only, never the key, not even masked."""
+    from airbyte_cdk.models import AirbyteMessageSerializer, SyncMode
+
+    from .conftest import message, run_read
+
+    partoo.conversations = [conversation(1), conversation(2, last="2024-03-02 10:00:00.000000+00:00")]
+    partoo.messages = {1: [message(100, 1, "2024-03-01 10:00:00.000000+00:00")],
+                       2: [message(200, 2, "2024-03-02 10:00:00.000000+00:00")]}
+    output = run_read(make_config(), "conversations", "messages", mode=SyncMode.incremental)
+    states = [json.dumps(AirbyteMessageSerializer.dump(m)) for m in output.state_messages]
+    assert {json.loads(s)["state"]["stream"]["stream_descriptor"]["name"] for s in states} == {"conversations", "messages"}
+    assert any("2024-03-02 10:00:00" in s for s in states)  # the scan sees the cursors...
+    assert not [s for s in states if API_KEY in s or "****" in s]  # ...and no key, masked or not
