@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test unit integration demo sync bench docker-test lock clean
+.PHONY: install test unit integration demo sync bench soak docker-test lock clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ sync: install
 ## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md).
 bench: install
 	$(BIN)/python -m bench.run
+
+## Soak: successive incremental syncs of a live inbox, and a sync past airbyte-cdk's partition limit
+## (figures for docs/reliability.md, never pass/fail).
+soak: install
+	$(BIN)/python -m bench.soak
 
 ## Builds the connector image and runs spec, check and read against the emulator (needs a Docker daemon).
 docker-test: install
