@@ -11,14 +11,17 @@ from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
+    AirbyteLogMessage,
     AirbyteMessage,
     AirbyteTraceMessage,
     FailureType,
+    Level,
     TraceType,
     Type,
 )
 
-from source_partoo.source import SourcePartoo, config_problem
+from source_partoo.saved_state import StateError, check_state, load_state_file
+from source_partoo.source import SourcePartoo, config_problem, resolved_manifest
 
 
 def _fail(message: str) -> None:
@@ -45,7 +48,17 @@ def run(args: Optional[List[str]] = None) -> None:
     if getattr(parsed, "catalog", None):
         catalog = SourcePartoo.read_catalog(parsed.catalog)
     if getattr(parsed, "state", None):
-        state = SourcePartoo.read_state(parsed.state)
+        try:
+            raw_state = load_state_file(parsed.state)
+        except (OSError, ValueError) as error:
+            _fail(f"Could not read the state file {parsed.state} ({type(error).__name__}): pass a JSON file.")
+        try:
+            state, warnings = check_state(raw_state, resolved_manifest())
+        except StateError as error:
+            _fail(str(error))
+        for warning in warnings:
+            log = AirbyteLogMessage(level=Level.WARN, message=warning)
+            print(filter_secrets(AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.LOG, log=log))))
     source = SourcePartoo(catalog=catalog, config=config, state=state, config_path=config_path)
     _launch(source, parsed)
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, List, Mapping, Optional
 from urllib.parse import urlsplit
 
+import yaml
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 from source_partoo import components
@@ -23,6 +25,11 @@ MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 sys.modules.setdefault("source_declarative_manifest.components", components)
 
 
+def resolved_manifest() -> Mapping[str, Any]:
+    """manifest.yaml with its references resolved (saved_state.py reads the streams' cursors from it)."""
+    return ManifestReferenceResolver().preprocess_manifest(yaml.safe_load(MANIFEST_PATH.read_text()))
+
+
 class SourcePartoo(YamlDeclarativeSource):
     def __init__(
         self,
@@ -32,6 +39,14 @@ class SourcePartoo(YamlDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state, **kwargs)
+        self._checked_state = state
+
+    def read_state(self, state_path: str) -> List[AirbyteStateMessage]:  # type: ignore[override]
+        """The state this source was built with, as run.py checked it (saved_state.py), not the file's raw
+        content: airbyte-cdk's entrypoint reads the file again and would fail on the legacy format."""
+        if self._checked_state is not None:
+            return list(self._checked_state)
+        return super().read_state(state_path)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The manifest's check, with its failure message as the one sentence the manifest wrote.
