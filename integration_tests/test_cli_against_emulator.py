@@ -209,3 +209,14 @@ def test_a_key_quoted_in_an_error_body_never_reaches_the_output(cli, quoting_ser
     if quoting_server.status != 500:  # (a retried 500's body is not printed at all)
         assert "****" in run.stdout  # the key was there to mask: masked, the message around it kept
     assert key not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 6])
+def test_num_workers_is_exactly_the_number_of_requests_in_flight(cli, emulator_factory, workers):
+    # Slow answers (150 ms each) give every worker the time to send its request: 1 worker never has
+    # more than 1 request in flight, 6 workers reach 6.
+    emulator = emulator_factory("--conversations", "12", "--latency-ms", "150", "--max-messages", "5")
+    run = cli("read", emulator.config(num_workers=workers), catalog=catalog("messages"))
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert emulator.control("stats")["max_concurrent"] == workers
+    assert len(run.records("messages")) == len(emulator.expected("messages"))
