@@ -11,6 +11,7 @@ from airbyte_cdk.models import AirbyteStateMessage, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_partoo.source import SourcePartoo
 
@@ -162,9 +163,12 @@ def partoo(requests_mock: Any, sleeps: List[float]) -> FakePartoo:
 
 
 class CliResult:
-    def __init__(self, exit_code: int, stdout: str) -> None:
+    def __init__(self, exit_code: int, stdout: str, raised: Optional[BaseException] = None) -> None:
         self.exit_code = exit_code
         self.stdout = stdout
+        # The AirbyteTracedException airbyte-cdk re-raised after printing its trace (the real CLI exits 1
+        # on it), or None when the run ended normally or through sys.exit.
+        self.raised = raised
         self.messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
     def of_type(self, kind: str) -> List[Dict[str, Any]]:
@@ -192,13 +196,14 @@ def cli(tmp_path: Any, capsys: pytest.CaptureFixture) -> Callable[..., CliResult
             args += ["--config", str(path)]
         args += list(extra)
         capsys.readouterr()
-        code = 0
+        code, raised = 0, None
         try:
             run(args)
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
-        except Exception:  # the CDK re-raises after printing its trace, as the real CLI would exit 1
-            code = 1
-        return CliResult(code, capsys.readouterr().out)
+        except AirbyteTracedException as error:  # printed as a trace first; the real CLI exits 1 on it
+            code, raised = 1, error
+        # Any other exception is a crash: it propagates and fails the test.
+        return CliResult(code, capsys.readouterr().out, raised)
 
     return invoke

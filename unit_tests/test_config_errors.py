@@ -35,6 +35,7 @@ def test_bad_config_is_one_config_error_sentence_before_any_request(cli, request
     extra = ["--catalog", "/nonexistent"] if command == "read" else []
     result = cli(command, config, *extra)
     assert result.exit_code == 1
+    assert result.raised is None  # the connector's own exit, not an exception airbyte-cdk re-raised
     assert len(result.errors) == 1
     error = result.errors[0]
     assert error["failure_type"] == "config_error"
@@ -66,6 +67,15 @@ def test_unreadable_config_file_is_a_config_error(cli, tmp_path):
     assert "Could not read the config file" in result.errors[0]["message"]
 
 
-def test_the_config_error_never_quotes_the_api_key(cli):
-    result = cli("check", make_config(environment="nowhere"))
-    assert API_KEY not in result.stdout
+# The key pasted into the wrong field: the sentence saying what to fix must not quote the value.
+@pytest.mark.parametrize("field", ["environment", "base_url", "business_ids", "start_date", "requests_per_minute",
+                                   "num_workers"])
+@pytest.mark.parametrize("command", ["check", "read"])
+def test_the_config_error_never_quotes_the_api_key(cli, requests_mock, field, command):
+    extra = ["--catalog", "/nonexistent"] if command == "read" else []
+    result = cli(command, make_config(**{field: API_KEY}), *extra)
+    assert result.exit_code == 1
+    assert [e["failure_type"] for e in result.errors] == ["config_error"]
+    assert field in result.errors[0]["message"]  # the error names the field to fix...
+    assert API_KEY not in result.stdout  # ...without quoting what was in it
+    assert requests_mock.call_count == 0

@@ -81,9 +81,13 @@ def test_400_fails_with_the_apis_own_message(requests_mock, sleeps):
     requests_mock.get(f"{BASE}/conversations", status_code=400,
                       json={"errors": {"json": {"per_page": "Must be between 1 and 100."}}})
     output = run_read(make_config(), "conversations", expecting_exception=True)
-    messages = " ".join(e.trace.error.message for e in output.errors)
-    assert "Partoo rejected the request (HTTP 400)" in messages
-    assert "Must be between 1 and 100." in messages
+    # The connector's own error (the stream's trace), not airbyte-cdk's closing one, which repeats the
+    # raw response whatever the connector says.
+    own = [e.trace.error for e in output.errors
+           if e.trace.error.stream_descriptor and e.trace.error.stream_descriptor.name == "conversations"]
+    assert [e.message for e in own] == [
+        "Partoo rejected the request (HTTP 400): {'json': {'per_page': 'Must be between 1 and 100.'}}"]
+    assert own[0].failure_type.value == "system_error"
     assert requests_mock.call_count == 1
 
 

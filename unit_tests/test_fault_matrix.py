@@ -100,7 +100,12 @@ def test_network_faults_are_retried_with_backoff_then_fail_clearly(requests_mock
     assert output.records == []
     assert requests_mock.call_count == 7  # bounded
     assert len([s for s in sleeps if s > 0]) >= 6  # with backoff between tries
-    assert output.errors
+    # clearly: the stream's error says the retries ran out and which network error it was
+    own = [e.trace.error for e in output.errors
+           if e.trace.error.stream_descriptor and e.trace.error.stream_descriptor.name == "conversations"]
+    assert len(own) == 1
+    assert own[0].message.startswith("Exhausted available request attempts")
+    assert f"{type(failure).__name__}: {failure}" in own[0].message
 
 
 def test_a_field_whose_type_changed_is_loaded_as_it_comes(requests_mock, sleeps):

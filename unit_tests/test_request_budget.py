@@ -22,6 +22,13 @@ def test_the_budget_is_shared_by_both_streams(partoo, sleeps):
 
 
 def test_no_waiting_under_the_budget(partoo, sleeps):
+    # The same sync as above (at most 4 requests), with a budget that holds them all: every request is made and
+    # every record read, without a single wait.
     partoo.conversations = [conversation(i) for i in (1, 2)]
-    run_read(make_config(requests_per_minute=300), "conversations", "messages")
+    partoo.messages = {i: [message(i * 10, i, "2024-03-01 10:00:00.000000+00:00")] for i in (1, 2)}
+    output = run_read(make_config(requests_per_minute=4), "conversations", "messages")
+    assert not output.errors
+    assert sorted(record_ids(output, "conversations")) == [1, 2]
+    assert sorted(record_ids(output, "messages")) == [10, 20]
+    assert len(partoo.requests("/messages")) == 2 and 1 <= len(partoo.requests("/conversations")) <= 2
     assert not [s for s in sleeps if s >= 1]

@@ -1,0 +1,66 @@
+"""A conversation listed twice: Partoo's list moved while it was paged (a new message lifts a conversation
+to another page), so one conversation came with two last activities. It must count with its newest."""
+
+import pytest
+from airbyte_cdk.models import SyncMode
+
+from .conftest import conversation, last_state, make_config, message, record_ids, run_read, state_from
+
+INC = SyncMode.incremental
+
+
+def day(n: int) -> str:
+    return f"2024-03-{n:02d} 10:00:00.000000+00:00"
+
+
+def asked_conversations(partoo):
+    return [int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages")]
+
+
+@pytest.mark.parametrize("newest_listed", ["last", "first"])
+def test_a_conversation_listed_older_and_newer_than_the_state_has_its_new_messages_read(partoo, requests_mock, newest_listed):
+    # State S: a complete sync of conversations 1, 2, 3 (active on days 1, 2, 3).
+    partoo.conversations = [conversation(c, last=day(c)) for c in (1, 2, 3)]
+    partoo.messages = {c: [message(c * 100, c, day(c))] for c in (1, 2, 3)}
+    first = run_read(make_config(), "messages", mode=INC)
+    assert sorted(record_ids(first, "messages")) == [100, 200, 300]
+
+    # Then conversation 1 gets a message on day 10 while the list is paged: it is listed on the first
+    # page with its activity older than S and on the second one with its new activity, newer than S
+    # (or the other way round). Every page keeps a conversation active since S.
+    partoo.messages[1].append(message(150, 1, day(10)))
+    old, new = conversation(1, last=day(1)), conversation(1, last=day(10))
+    if newest_listed == "first":
+        old, new = new, old
+    partoo.conversations = [old, conversation(3, last=day(3)), conversation(2, last=day(2)), new]
+    partoo.page_size = 2
+    requests_mock.reset_mock()
+
+    second = run_read(make_config(_partoo_page_size=2), "messages", mode=INC, state=state_from(first, "messages"))
+
+    assert not second.errors
+    assert len(partoo.requests("/conversations")) == 2  # the list really was read in two pages
+    assert asked_conversations(partoo).count(1) == 1  # its messages are requested, once
+    assert 150 in record_ids(second, "messages")  # and its new message is emitted
+    saved = last_state(second, "messages")["parent_state"]["conversations"]["last_activity_at"]
+    assert saved == "2024-03-10 10:00:00.000000+0000"
+
+
+@pytest.mark.parametrize("newest_listed", ["last", "first"])
+def test_a_conversation_listed_twice_is_read_once_in_the_place_of_its_newest_activity(partoo, newest_listed):
+    # Conversations 1 to 4 active on March 1 to 4; conversation 9 listed with February 29 and March 20.
+    # Messages are read oldest activity first (that is what lets an interrupted sync resume), so 9 is
+    # read last: read first, its place would claim an activity it no longer has.
+    partoo.conversations = [conversation(c, last=day(c)) for c in (1, 2, 3, 4)]
+    partoo.messages = {c: [message(c * 100, c, day(c))] for c in (1, 2, 3, 4)}
+    partoo.messages[9] = [message(900, 9, day(1)), message(901, 9, day(20))]
+    old, new = conversation(9, last="2024-02-29 10:00:00.000000+00:00"), conversation(9, last=day(20))
+    if newest_listed == "first":
+        old, new = new, old
+    partoo.conversations = [old] + partoo.conversations + [new]
+
+    output = run_read(make_config(num_workers=1), "messages", mode=INC)
+
+    assert asked_conversations(partoo) == [1, 2, 3, 4, 9]
+    assert sorted(record_ids(output, "messages")) == [100, 200, 300, 400, 900, 901]
+    assert last_state(output, "messages")["parent_state"] == {"conversations": {"last_activity_at": "2024-03-20 10:00:00.000000+0000"}}
