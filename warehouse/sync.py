@@ -255,7 +255,7 @@ def main(argv: Optional[list] = None) -> int:
             print(f"The connector's log: {failure.log_file}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nInterrupted: run it again to resume (the state is kept in the DuckDB file).", file=sys.stderr)
+        print("\nInterrupted.", file=sys.stderr)
         return 130
     finally:
         if emulator is not None:
