@@ -10,6 +10,7 @@ import pytest
 import requests
 from urllib3.connection import HTTPSConnection
 from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
+from urllib3.exceptions import ProxyError as Urllib3ProxyError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from .conftest import API_KEY, BASE, SANDBOX, all_output_lines, conversation, make_config, run_read
@@ -47,6 +48,16 @@ def tls_failure() -> requests.exceptions.SSLError:
     return requests.exceptions.SSLError(MaxRetryError(None, "/v2/conversations", Urllib3SSLError(cause)))
 
 
+def tls_handshake_failure() -> requests.exceptions.SSLError:
+    cause = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    return requests.exceptions.SSLError(MaxRetryError(None, "/v2/conversations", Urllib3SSLError(cause)))
+
+
+def proxy_failure() -> requests.exceptions.ProxyError:
+    reason = Urllib3ProxyError("Unable to connect to proxy", ConnectionRefusedError(111, "Connection refused"))
+    return requests.exceptions.ProxyError(MaxRetryError(None, "/v2/conversations", reason))
+
+
 def connection_reset() -> requests.exceptions.ConnectionError:
     return requests.exceptions.ConnectionError(
         ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
@@ -56,7 +67,9 @@ def connection_reset() -> requests.exceptions.ConnectionError:
     (refused, "connection refused"),
     (dns_failure, "its host name could not be resolved"),
     (tls_failure, "its TLS certificate could not be verified: self-signed certificate"),
-], ids=["refused", "dns", "tls"])
+    (tls_handshake_failure, "the TLS handshake failed"),
+    (proxy_failure, "the proxy could not be used"),
+], ids=["refused", "dns", "tls", "tls-handshake", "proxy"])
 def test_read_retries_then_ends_as_a_config_error_naming_the_server(requests_mock, sleeps, failure, because):
     requests_mock.get(f"{BASE}/conversations", exc=failure())
     output = run_read(make_config(), "conversations", expecting_exception=True)
