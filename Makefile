@@ -25,6 +25,7 @@ integration: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile integration_tests
 
 ## The main job: start the local Partoo emulator and sync every stream into data/warehouse.duckdb.
+## It runs the connector's check first; a failure prints the connector's sentence and exits 1.
 demo: install
 	$(BIN)/python -m warehouse.sync --demo $(if $(DB),--db $(DB))
 

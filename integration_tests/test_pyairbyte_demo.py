@@ -17,6 +17,8 @@ def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=240,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # nothing from unrelated libraries: no Google FutureWarning, no PyAirbyte type notice for `content`
+    assert "Warning" not in run.stderr and "Could not determine" not in run.stdout + run.stderr
     summary = run.stdout
     assert "conversations" in summary and "Conversations per messaging partner and status" in summary
     with duckdb.connect(str(db), read_only=True) as con:

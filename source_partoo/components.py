@@ -29,9 +29,15 @@ and strips only an `Authorization` header when one leaves the host, so a redirec
 a proxy would carry x-APIKey to whatever host it names; airbyte-cdk's HttpClient follows redirects and
 ApiKeyAuthenticator has no option against it. Every request of every stream passes through the requester's
 authenticator, which can refuse a redirect before requests follows it.
+
+6. UnreachableServer ends a connection that cannot be made (refused, DNS, TLS, proxy) as a config_error
+naming the server and what to check. A manifest's HttpResponseFilter only ever matches responses, never
+exceptions, so YAML can retry a failed connection but cannot say why it failed (see the class).
 """
 
 import logging
+import socket
+import ssl
 import threading
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
@@ -51,6 +57,7 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pag
     CursorPaginationStrategy,
 )
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -464,3 +471,91 @@ class ApiKeyForPartooOnly(DeclarativeAuthenticator):
             internal_message=f"HTTP {response.status_code} redirect to another origin refused",
             failure_type=FailureType.config_error,
         )
+
+
+@dataclass
+class UnreachableServer(BackoffStrategy):
+    """A connection that cannot be made (refused, DNS, TLS, proxy) still retries, then ends as a config_error.
+
+    airbyte-cdk retries every requests exception and, once retries are exhausted, reports "Exhausted available
+    request attempts ... Connection refused" as a system error: the user learns neither which server was
+    tried nor that the fix is in the config or the network. Declared first among the backoff strategies,
+    this one lets the others choose the wait (it returns None) until the last attempt has failed, then raises
+    the sentence instead. Resets and timeouts are not matched: they stay transient errors.
+    `max_retries` (a template) is the error handler's in a sync, fewer in a check (see the manifest).
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    max_retries: Any = 6
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        retries = InterpolatedString.create(str(self.max_retries), parameters=parameters).eval(self.config)
+        self.max_retries = int(retries)
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[requests.Response | requests.RequestException],
+        attempt_count: int,
+    ) -> Optional[float]:
+        if attempt_count <= self.max_retries or not isinstance(response_or_exception, requests.RequestException):
+            return None
+        what = _unreachable_because(response_or_exception)
+        if what is None:
+            return None
+        server = _server_of(response_or_exception, self.config)
+        tries = "once" if attempt_count == 1 else f"{attempt_count} times"
+        raise AirbyteTracedException(
+            message=(
+                f"Could not connect to the Partoo server {server} ({what}; tried {tries}): check base_url "
+                "and environment in the config, and that this machine's network, firewall and proxy settings "
+                "(HTTPS_PROXY) let it reach that server."
+            ),
+            internal_message=f"{type(response_or_exception).__name__}: {response_or_exception}",
+            failure_type=FailureType.config_error,
+            exception=response_or_exception,
+        )
+
+
+def _exception_chain(error: BaseException) -> Iterable[BaseException]:
+    """The exception and everything it wraps: requests wraps urllib3's MaxRetryError, which wraps the cause."""
+    pending: List[Any] = [error]
+    seen: set = set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
+
+
+def _unreachable_because(error: requests.RequestException) -> Optional[str]:
+    """Why no connection could be made to the server, or None when the failure may be transient."""
+    if not isinstance(error, requests.exceptions.ConnectionError) or isinstance(error, requests.exceptions.Timeout):
+        return None  # a timeout (ConnectTimeout is both) or anything else: transient
+    chain = list(_exception_chain(error))
+
+    def found(*kinds: type, named: str = "") -> Optional[BaseException]:
+        return next((c for c in chain if isinstance(c, kinds) or type(c).__name__ == named), None)
+
+    # Most specific first: requests' SSLError wraps the certificate error that says what is wrong.
+    certificate = found(ssl.SSLCertVerificationError)
+    if certificate is not None:
+        return f"its TLS certificate could not be verified: {getattr(certificate, 'verify_message', None) or certificate}"
+    if found(requests.exceptions.ProxyError, named="ProxyError"):
+        return "the proxy could not be used"
+    if found(ssl.SSLError, requests.exceptions.SSLError, named="SSLError"):
+        return "the TLS handshake failed"
+    if found(socket.gaierror, named="NameResolutionError"):
+        return "its host name could not be resolved"
+    if found(ConnectionRefusedError):
+        return "connection refused"
+    return None
+
+
+def _server_of(error: requests.RequestException, config: Config) -> str:
+    """scheme://host[:port] of the API every request goes to (else of the request that failed), without credentials."""
+    url = config.get("_partoo_api_url") or getattr(error.request, "url", None) or ""
+    parts = urlsplit(str(url))
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts.scheme and parts.netloc else str(url)

@@ -65,8 +65,8 @@ class SourcePartoo(YamlDeclarativeSource):
         return status
 
     def _warn_on_unknown_override_keys(self, config_overrides: Mapping[str, Any]) -> None:
-        # The check's only override, _partoo_page_size, is read by the manifest's own page_size
-        # template; airbyte-cdk would warn that it "will have no effect", which is not true here.
+        # The check's overrides (_partoo_page_size, _partoo_connect_retries) are read by the manifest's own
+        # templates; airbyte-cdk would warn that they "will have no effect", which is not true here.
         pass
 
 

@@ -5,6 +5,10 @@
 
 The connector runs as the executable that `make install` put in .venv (so PyAirbyte keeps its state
 and a second run is incremental), in PyAirbyte's offline mode so it never calls a registry.
+
+It runs the connector's check first and stops there on failure, printing the connector's sentence. A
+failure during the read prints the connector's own error message(s) once and the log file's path. Either
+way it exits with status 1 and no traceback; the connector keeps the API key out of everything it prints.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# PyAirbyte imports Google's BigQuery and Secret Manager clients, whose google.api_core warns on import
+# that Google will stop supporting this Python version: nothing a user of this job can act on.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\._python_version_support")
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "warehouse.duckdb"
@@ -67,6 +76,7 @@ def tz_aware_duckdb_cache(db_path: Path, schema: str) -> Any:
     import sqlalchemy
     from airbyte.caches.duckdb import DuckDBCache
     from airbyte._processors.sql.duckdb import DuckDBSqlProcessor
+    from airbyte.types import SQLTypeConverter
 
     class TimestampTZ(sqlalchemy.types.UserDefinedType):
         cache_ok = True
@@ -74,7 +84,19 @@ def tz_aware_duckdb_cache(db_path: Path, schema: str) -> Any:
         def get_col_spec(self, **kw: Any) -> str:
             return "TIMESTAMP WITH TIME ZONE"
 
+    class TypeConverter(SQLTypeConverter):
+        """A message's `content` is a string or an object: PyAirbyte stores such a column as text (JSON text
+        for objects) but first prints "Could not determine airbyte type" for every batch. Same type, quietly."""
+
+        def to_sql_type(self, json_schema_property_def: Dict[str, Any]) -> Any:
+            kinds = json_schema_property_def.get("type")
+            if isinstance(kinds, list) and {"string", "object"} <= set(kinds):
+                return self.get_string_type()
+            return super().to_sql_type(json_schema_property_def)
+
     class TzAwareDuckDBProcessor(DuckDBSqlProcessor):
+        type_converter_class = TypeConverter
+
         def _get_sql_column_definitions(self, stream_name: str) -> Dict[str, Any]:
             columns = super()._get_sql_column_definitions(stream_name)
             return {
@@ -88,19 +110,90 @@ def tz_aware_duckdb_cache(db_path: Path, schema: str) -> Any:
     return TzAwareDuckDBCache(db_path=str(db_path), schema_name=schema)
 
 
-def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False):
-    import airbyte as ab  # imported late: the demo dependency is only needed here
+class SyncFailed(Exception):
+    """The job stops: `lines` say why (the connector's own words), `log_file` where the details are."""
 
+    def __init__(self, lines: List[str], log_file: Optional[Path] = None) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+        self.log_file = log_file
+
+
+def keep_connector_errors(source: Any) -> List[Any]:
+    """The connector's error traces, kept for main() to print once instead of printed as they come.
+
+    PyAirbyte 0.71.3 prints every error trace to the console as it arrives: the same sentence once per
+    failed stream, then airbyte-cdk's closing summary, which dumps the HTTP request and response. They
+    still go to the connector's log file. (_peek_airbyte_message is PyAirbyte's hook for each message;
+    only error traces are taken over, every other message goes through unchanged.)
+    """
+    from airbyte_protocol.models import TraceType, Type  # PyAirbyte's message models, not airbyte-cdk's
+
+    errors: List[Any] = []
+    peek = source._peek_airbyte_message
+
+    def keep(message: Any, **kwargs: Any) -> None:
+        if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
+            errors.append(message.trace.error)
+            if source._file_logger:
+                source._file_logger.error(message.trace.error.message)
+            return
+        peek(message, **kwargs)
+
+    source._peek_airbyte_message = keep
+    return errors
+
+
+def error_lines(errors: List[Any]) -> List[str]:
+    """Each message once: the streams' own errors, else whatever the connector said (its config errors).
+    airbyte-cdk's closing summary (no stream) only repeats the streams' errors with HTTP details."""
+    own = [e for e in errors if e.stream_descriptor is not None] or errors
+    return list(dict.fromkeys(e.message.strip() for e in own if e.message))
+
+
+def check(config: Dict[str, Any]) -> None:
+    """The connector's own check (`source-partoo check`), before PyAirbyte is even imported: a config
+    that cannot work stops here in seconds, with the connector's sentence (SyncFailed)."""
+    with tempfile.TemporaryDirectory(prefix="partoo-check-") as folder:  # readable by this user only
+        path = Path(folder) / "config.json"
+        path.write_text(json.dumps(config))
+        completed = subprocess.run([str(connector_executable()), "check", "--config", str(path)],
+                                   capture_output=True, text=True, timeout=600, cwd=folder)
+    status: Dict[str, Any] = {}
+    errors: List[Any] = []
+    for line in completed.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("type") == "CONNECTION_STATUS":
+            status = message["connectionStatus"]
+        elif message.get("type") == "TRACE" and message["trace"].get("type") == "ERROR":
+            errors.append(message["trace"]["error"])
+    if status.get("status") == "SUCCEEDED" and completed.returncode == 0:
+        return
+    lines = [status["message"]] if status.get("message") else list(dict.fromkeys(e["message"] for e in errors))
+    raise SyncFailed(lines or [
+        f"source-partoo check failed without saying why (exit code {completed.returncode}); run "
+        f"`{connector_executable()} check --config <your config file>` to see its output."
+    ])
+
+
+def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False):
+    check(config)
+    import airbyte as ab  # imported late: the demo dependency is only needed here
+    from airbyte.exceptions import PyAirbyteError
+
+    source = ab.get_source("source-partoo", local_executable=connector_executable(), install_if_missing=False)
+    errors = keep_connector_errors(source)
+    source.set_config(config, validate=False)  # the check above has said what is wrong with it, if anything
+    source.select_all_streams()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    source = ab.get_source(
-        "source-partoo",
-        local_executable=connector_executable(),
-        config=config,
-        streams="*",
-        install_if_missing=False,
-    )
     cache = tz_aware_duckdb_cache(db_path, schema)
-    result = source.read(cache=cache, force_full_refresh=full_refresh)
+    try:
+        result = source.read(cache=cache, force_full_refresh=full_refresh)
+    except PyAirbyteError as failure:
+        raise SyncFailed(error_lines(errors) or [failure.get_message()], failure.log_file) from None
     return cache, {name: len(dataset) for name, dataset in result.streams.items()}
 
 
@@ -145,10 +238,25 @@ def main(argv: Optional[list] = None) -> int:
             config = dict(DEMO_CONFIG, base_url=url)
             print(f"Partoo emulator at {url} with {args.conversations} conversations", flush=True)
         else:
-            config = json.loads(args.config.read_text())
+            try:
+                config = json.loads(args.config.read_text())
+            except (OSError, ValueError) as error:
+                print(f"Could not read the config file {args.config} ({type(error).__name__}): pass a JSON file.",
+                      file=sys.stderr)
+                return 1
         started = time.monotonic()
         cache, counts = sync(config, args.db, args.schema, full_refresh=args.full_refresh or args.demo)
         print(summarize(cache, args.db, args.schema, counts, time.monotonic() - started), flush=True)
+    except SyncFailed as failure:
+        if failure.log_file:  # the read began: PyAirbyte's progress display ends without a newline
+            print(file=sys.stderr)
+        print("\n".join(failure.lines), file=sys.stderr)
+        if failure.log_file:
+            print(f"The connector's log: {failure.log_file}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
     finally:
         if emulator is not None:
             emulator.terminate()
