@@ -67,43 +67,90 @@ _LOGGER = logging.getLogger("airbyte")
 class _ListRead:
     """What one read of a list has seen so far, shared by the page tokens of that read.
 
-    A pass is one walk of the list from its first page to a page without next_cursor. Partoo pages its lists
-    by position, so a list that changes while it is paged shifts under the reader: a conversation that gets
-    a message moves to the top (the one below the page boundary is listed twice), a deleted one makes the
-    rest move up (the one at the boundary is never listed). `count` changing between pages, or an id listed
-    twice, shows that it happened; the read then walks the list again, up to MAX_PASSES times, so that
-    every conversation that existed throughout the read is listed at least once.
+    A pass is one walk of the list from its first page. Partoo pages its lists by position, so a list that
+    changes while it is paged shifts under the reader:
+    - down, when a conversation appears or moves above the read position (a new message lifts it to the top
+      of an inbox): the conversation at the page boundary is listed twice, with the same activity, and the
+      one that moved is not listed by this pass;
+    - up, when one above the read position is deleted (`count` drops), or moves below it (then it is listed
+      again with a newer activity): the conversation at the boundary is never listed by this pass.
+    Either way the read walks the list again, up to MAX_PASSES full passes. When the list only shifted down
+    and the pass proved it lists the newest activity first, everything it missed is at the top: the next
+    pass stops at the first page it has entirely seen already (a few requests, not the whole list).
     """
 
-    MAX_PASSES = 3
+    MAX_PASSES = 3  # full passes
+    MAX_TOP_PASSES = 10  # passes that stop at the first page already seen (each costs a page or two)
 
     def __init__(self) -> None:
         self.passes = 0
-        self.start_pass()
+        self.full_passes = 0
+        self.known: Dict[Any, str] = {}  # every id listed by the previous passes, with its activity
+        self.top_only = False
+        self.start_pass(top_only=False)
 
-    def start_pass(self) -> None:
+    def start_pass(self, top_only: bool) -> None:
         self.passes += 1
+        self.full_passes += not top_only
+        self.top_only = top_only
         self.cursors: Set[str] = set()
-        self.ids: Set[Any] = set()
+        self.listed: Dict[Any, str] = {}
         self.count: Optional[int] = None
-        self.moved = False
+        self.shifted_up = False
+        self.shifted_down = False
+        self.newest_first = True
+        self.last_activity: Optional[str] = None
 
-    def observe(self, records: List[Any], count: Any) -> None:
+    def observe(self, records: List[Any], count: Any) -> bool:
+        """Note a page; True when this is a pass over the top of the list that just reached a page whose
+        every conversation was listed before with the same activity (the rest has not moved since)."""
+        seen_before = bool(records)
         for record in records:
-            key = record.get("id") if isinstance(record, dict) else None
-            if key is None:
+            if not isinstance(record, dict) or record.get("id") is None:
+                seen_before = False
                 continue
-            if key in self.ids:
-                self.moved = True
-            self.ids.add(key)
+            key, activity = record["id"], _last_activity(record)
+            previous = self.listed.get(key)
+            if previous is not None:
+                if previous == activity:
+                    self.shifted_down = True
+                else:
+                    self.shifted_up = True
+            self.listed[key] = activity
+            if self.known.get(key) != activity:
+                seen_before = False
+            if self.last_activity is not None and activity is not None and _activity(activity) > _activity(self.last_activity):
+                self.newest_first = False
+            if activity is not None:
+                self.last_activity = activity
         if isinstance(count, int) and not isinstance(count, bool):
-            if self.count is not None and count != self.count:
-                self.moved = True
+            if self.count is not None and count < self.count:
+                self.shifted_up = True
+            elif self.count is not None and count > self.count:
+                self.shifted_down = True
             self.count = count
+        return self.top_only and seen_before and not self.shifted_up and self.newest_first
 
-    def complete_pass_moved(self) -> bool:
-        """At the end of a pass: did the list change under it?"""
-        return self.moved or (self.count is not None and len(self.ids) < self.count)
+    def next_pass(self) -> Optional[bool]:
+        """At the end of a pass: None when the read is complete, else whether the next pass may stop at the
+        top (True) or must walk the whole list (False)."""
+        missing = self.count is not None and not self.top_only and len(self.listed) < self.count
+        self.known.update(self.listed)
+        if self.shifted_up or ((self.shifted_down or missing) and not self.newest_first):
+            return False if self.full_passes < self.MAX_PASSES else None
+        if self.shifted_down or missing:
+            return True if self.passes < self.MAX_TOP_PASSES else None
+        return None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the last pass saw the list stand still."""
+        return not (self.shifted_up or self.shifted_down)
+
+
+def _last_activity(record: Mapping[str, Any]) -> Optional[str]:
+    last_message = record.get("last_message")
+    return (last_message.get("date") if isinstance(last_message, dict) else None) or record.get("created_at")
 
 
 class _Cursor(str):
@@ -113,10 +160,11 @@ class _Cursor(str):
     read: _ListRead
     restart: bool
 
-    def __new__(cls, value: str, read: _ListRead, restart: bool = False) -> "_Cursor":
+    def __new__(cls, value: str, read: _ListRead, restart: bool = False, top_only: bool = False) -> "_Cursor":
         cursor = super().__new__(cls, value)
         cursor.read = read
         cursor.restart = restart
+        cursor.top_only = top_only
         return cursor
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "_Cursor":  # airbyte-cdk deep-copies request options
@@ -172,7 +220,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         if isinstance(last_page_token_value, _Cursor):
             read = last_page_token_value.read
             if last_page_token_value.restart:
-                read.start_pass()
+                read.start_pass(top_only=last_page_token_value.top_only)
         else:
             read = _ListRead()
         try:
@@ -180,20 +228,24 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         except ValueError:
             body = None
         records = _page_records(body)
+        at_known_page = False
         if self.detect_movement:
-            read.observe(records, body.get("count") if isinstance(body, dict) else None)
+            at_known_page = read.observe(records, body.get("count") if isinstance(body, dict) else None)
         partition = dict(stream_slice.partition) if stream_slice else {}
         where = f"{response.request.method} {response.request.path_url.split('?')[0]}" + (
             f", {partition}" if partition else ""
         )
-        if token is None:
-            if self.detect_movement and read.complete_pass_moved():
-                if read.passes < _ListRead.MAX_PASSES:
-                    _LOGGER.info(
-                        "The list changed while it was read (%s, pass %d): reading it again so that no "
-                        "conversation is missed.", where, read.passes,
-                    )
-                    return _Cursor("restart", read, restart=True)
+        if token is None or at_known_page:
+            if not self.detect_movement:
+                return None
+            next_pass = read.next_pass()
+            if next_pass is not None:
+                _LOGGER.info(
+                    "The list changed while it was read (%s, pass %d): reading %s again so that no conversation "
+                    "is missed.", where, read.passes, "its top" if next_pass else "it",
+                )
+                return _Cursor("restart", read, restart=True, top_only=next_pass)
+            if not read.settled:
                 _LOGGER.warning(
                     "The list kept changing during %d successive reads (%s): a conversation that moved in "
                     "the list at the wrong moment in every read may be read only by the next sync.",

@@ -106,9 +106,10 @@ def test_a_conversation_that_moves_to_the_top_while_the_list_is_paged_is_read(re
     assert sorted(record_ids(output, "conversations")) == list(range(1, 1001))  # each once
     assert 5001 in record_ids(output, "messages")  # the new message of the conversation that moved
     assert set(record_ids(output, "messages")) >= {c * 100 for c in range(1, 1001)}
-    # Each stream walked the list twice; a new pass starts without a cursor.
+    # Each stream read the list, then its top again (a new pass starts without a cursor) until a page it
+    # had entirely seen: the conversations it missed moved to the top of a list proven newest first.
     assert cursors_sent(partoo).count(None) == 4
-    assert len(partoo.requests("/conversations")) == 40
+    assert len(partoo.requests("/conversations")) == 2 * (10 + 2)
 
 
 def test_a_conversation_deleted_while_the_list_is_paged_does_not_hide_its_neighbour(requests_mock, sleeps):
@@ -124,24 +125,44 @@ def test_a_conversation_deleted_while_the_list_is_paged_does_not_hide_its_neighb
     assert cursors_sent(partoo).count(None) == 2
 
 
-def test_a_list_that_keeps_changing_is_read_three_times_then_the_sync_goes_on_with_a_warning(
-    requests_mock, sleeps, caplog
+def test_a_list_that_keeps_losing_conversations_is_read_three_times_then_the_sync_goes_on_with_a_warning(
+    requests_mock, sleeps
 ):
     partoo = LivePartoo(requests_mock)
     inbox(partoo, 500)
-    for request in (2, 7, 12, 17):  # one change in every pass of 5 pages, and one more
-        partoo.changes[request] = lambda r=request: partoo.move_to_top(r, minute(9000 + r))
+    # A deletion on the first page during each of the three passes of 5 pages, and one more after.
+    for request, doomed in ((2, 500), (7, 499), (12, 498), (17, 497)):
+        partoo.changes[request] = lambda doomed=doomed: partoo.delete(doomed)
 
-    with caplog.at_level(logging.INFO, logger="airbyte"):
-        output = run_read(make_config(), "conversations")
+    output = run_read(make_config(), "conversations")
 
     assert not output.errors
     assert len(partoo.requests("/conversations")) == 15  # three passes, no more
-    # Each conversation once per last activity: 7 moved between the passes that listed it (old activity
-    # in pass 1, new in pass 3); 2 moved before pass 1 reached it, 12 after pass 3 passed it (next sync).
-    ids = record_ids(output, "conversations")
-    assert set(ids) == set(range(1, 501)) and len(ids) == 501
+    assert sorted(record_ids(output, "conversations")) == list(range(1, 501))  # each once, none skipped
     assert any("kept changing during 3 successive reads" in m.log.message for m in output.logs)
+
+
+def test_an_inbox_that_keeps_getting_messages_costs_a_few_pages_more_not_whole_passes(requests_mock, sleeps):
+    partoo = LivePartoo(requests_mock)
+    inbox(partoo, 1000)
+    # New messages in old conversations while both streams page the list (20 pages between them).
+    moved = (3, 8, 13, 18)
+    for request in moved:
+        partoo.changes[request] = lambda r=request: partoo.move_to_top(r, minute(5000 + r))
+
+    output = run_read(make_config(), "conversations", "messages")
+
+    assert not output.errors
+    listed = len(partoo.requests("/conversations"))
+    assert 20 < listed <= 2 * (10 + 3), listed  # one pass each, and the top again, not whole passes
+    emitted = set(record_ids(output, "conversations"))
+    assert emitted >= set(range(1, 1001)) - set(moved)  # every conversation that did not move
+    # A conversation that moved during the read is listed with its new message, or by the next sync
+    # (its activity is newer than anything this read saved): nothing it had before is left behind.
+    state = [m for m in output.state_messages if m.state.stream.stream_descriptor.name == "conversations"]
+    saved = state[-1].state.stream.stream_state.__dict__["last_activity_at"]
+    for cid in set(moved) - emitted:
+        assert minute(5000 + cid).replace("+00:00", "+0000") > saved
 
 
 def test_a_list_that_does_not_change_is_read_once_even_with_count(partoo, requests_mock):
@@ -151,8 +172,9 @@ def test_a_list_that_does_not_change_is_read_once_even_with_count(partoo, reques
     assert len(partoo.requests("/conversations")) == 20
 
 
-def test_a_short_count_without_movement_is_not_mistaken_for_a_change(requests_mock, sleeps):
-    # Some pages may omit count, or a list may be shorter than count says only once: read twice at most.
+def test_a_list_shorter_than_its_count_is_read_again_from_the_top_only(requests_mock, sleeps):
+    # Fewer conversations listed than count says: some moved above the pages read. In a list proven
+    # newest first they are at the top, so the top is read again until a page that was entirely seen.
     requests_mock.get(f"{BASE}/conversations", [
         {"json": {"conversations": [conversation(1)], "count": 3, "next_cursor": "p2"}},
         {"json": {"conversations": [conversation(2)], "count": 3, "next_cursor": None}},
@@ -161,5 +183,6 @@ def test_a_short_count_without_movement_is_not_mistaken_for_a_change(requests_mo
     ])
     output = run_read(make_config(), "conversations")
     assert not output.errors
-    assert requests_mock.call_count == 4
-    assert sorted(set(record_ids(output, "conversations"))) == [1, 2]
+    assert requests_mock.call_count == 3
+    assert [r.qs.get("cursor") for r in requests_mock.request_history] == [None, ["p2"], None]
+    assert record_ids(output, "conversations") == [1, 2]
