@@ -60,6 +60,8 @@ def search_page(key: str, items: List[dict], query: Dict[str, str], settings: Pa
     if settings.growing_max_page:
         max_page += page
     chunk = items[(page - 1) * per_page: page * per_page]
+    if settings.growing_max_page and not chunk:
+        chunk = items[-per_page:]  # a broken server: the list never ends
     return 200, {"page": page, "max_page": max_page, "count": count, key: chunk}
 
 
