@@ -175,3 +175,18 @@ def test_the_demo_loads_every_stream_and_joins_reviews_and_conversations_per_bus
         rows = con.execute("SELECT COUNT(*) FROM partoo.businesses").fetchone()[0]
     printed = run.stdout.split("Reviews and conversations per business", 1)[1].splitlines()[2:]
     assert len([line for line in printed if line.startswith("  Boulangerie")]) == rows == 6
+
+
+def test_faults_on_the_search_endpoints_are_survived(cli, emulator_factory):
+    # every fault kind, seeded; each costs a real backoff of seconds in the CLI, so a handful only
+    flags = ("--conversations", "5", "--businesses", "4", "--reviews", "260", "--users", "120")
+    clean = emulator_factory(*flags)
+    faulty = emulator_factory(*flags, "--fault-rate", "0.15", "--fault-seed", "2")
+    streams = ("businesses", "reviews", "users", "groups")
+    expected = cli("read", clean.config(), catalog=catalog(*streams))
+    run = cli("read", faulty.config(), catalog=catalog(*streams))
+    assert run.returncode == 0, run.stdout[-3000:]
+    stats = faulty.control("stats")
+    assert sum(v for k, v in stats.items() if k.startswith("fault ")) >= 2, stats
+    for stream in streams:
+        assert sorted(map(repr, run.records(stream))) == sorted(map(repr, expected.records(stream))), stream

@@ -223,3 +223,9 @@ def test_users_exactly_and_filtered_per_business(requests_mock, sleeps):
 ])
 def test_every_partoo_date_becomes_a_utc_timestamp(value, expected):
     assert utc_timestamp(value) == expected
+
+
+def test_business_ids_reach_the_user_search_unchanged(requests_mock, sleeps):
+    requests_mock.get("https://api.partoo.co/v2/user/search", json={"page": 1, "max_page": 1, "count": 1, "users": [{"id": "u1"}]})
+    run_read(make_config(business_ids=["1e5", "007", "None"]), "users")
+    assert sorted(query_of(r)["business_id"] for r in requests_mock.request_history) == ["007", "1e5", "None"]
