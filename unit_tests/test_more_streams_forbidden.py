@@ -99,3 +99,12 @@ def test_check_fails_on_conversations_alone_and_probes_nothing_else(cli, request
     status = cli("check", make_config()).connection_status
     assert status["status"] == "FAILED" and "Messages product" in status["message"]
     assert [r.path for r in requests_mock.request_history] == ["/v2/conversations"]
+
+
+def test_a_group_removed_between_its_section_and_its_own_request_is_skipped(requests_mock, sleeps):
+    areas = mount(requests_mock)
+    requests_mock.get(f"{BASE}/sections/1/groups/12", status_code=404, json={"errors": {"json": "Resource not found"}})
+    output = run_read(make_config(), "groups")
+    expected = {g["id"]: g for g in areas.expected("groups", {}) if g["id"] != 12}
+    assert {m.record.data["id"]: m.record.data for m in output.records} == expected
+    assert not output.errors and len(requests_to(requests_mock, "/sections/1/groups/12")) == 1
