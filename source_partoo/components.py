@@ -289,7 +289,7 @@ class PageNumberPagination(PaginationStrategy):
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    # The key of the page's list; defaults to the stream's $parameters.list_key.
+    # The key of the page's list: the stream's $parameters.list_key; without one, the body's first list.
     list_key: str = ""
     page_size: Optional[Any] = None
 
