@@ -73,7 +73,7 @@ def main() -> int:
             print("check: SUCCEEDED")
             streams = [m for m in docker_run(secrets, "discover", "--config", "/secrets/config.json")
                        if m["type"] == "CATALOG"][0]["catalog"]["streams"]
-            assert sorted(s["name"] for s in streams) == ["conversations", "messages"]
+            assert {"conversations", "messages"} <= {s["name"] for s in streams}  # and the #14 streams
             print("discover: conversations, messages")
             messages = docker_run(secrets, "read", "--config", "/secrets/config.json", "--catalog", "/secrets/catalog.json")
             records = [m["record"] for m in messages if m["type"] == "RECORD"]

@@ -1,4 +1,8 @@
-"""A local stand-in for Partoo's REST API v2 (GET /v2/conversations and GET /v2/messages).
+"""A local stand-in for Partoo's REST API v2: GET /v2/conversations and /v2/messages (messaging.py), and
+/v2/business/search (businesses.py), /v2/reviews (reviews.py), /v2/user/search (users.py), /v2/sections,
+/v2/sections/{id}, /v2/sections/{id}/groups/{id} (groups.py), /v2/org/search and /v2/custom_fields
+(orgs.py), behind one dispatch table (areas.py) and one HTTP, key, fault and rate-limit machinery
+(server.py); the search pagination {page, max_page, count, <list>} is pages.py.
 
 Test and demo tooling only: it never ships in the connector image and the connector never imports it.
 Standard library only, so it runs from any Python 3.11.
@@ -22,9 +26,21 @@ and faults switched by flags. Control endpoints under /_emulator/ (no key needed
   POST /_emulator/delete_conversation {"id": ...}                           its messages then 404
   GET  /_emulator/expected?stream=conversations|messages[&business__in=...]  every record that exists now,
                                    and the ids of the deleted conversations, for tests
+       (also stream=businesses|reviews|review_replies|users|group_sections|groups|organizations|custom_fields)
+  POST /_emulator/touch_business  {"index": 0}                       modified = now
+  POST /_emulator/add_reply       {"review_id": 7, "bump": true}     bump: the review's update_date moves
+  POST /_emulator/delete_review   {"id": 5}   /restore_review {"id": 5}  state, delete_date, update_date
+  POST /_emulator/add_review      {"business_index": 0, "late_hours": 20}  reaches Partoo late
 
 The conversation list's order is a flag (--order newest|oldest|shuffled; newest activity first by default,
 as an inbox lists it), and --live-every N makes the inbox live: one change (a new message dated now in a
 busy or a quiet conversation, a new conversation, a deletion) every N API requests, while a sync reads it.
 Cursors are positions in the list, like Partoo's: a list that changes while it is paged shifts under them.
+
+Beyond Messages: every status of businesses (status defaults to open), epoch dates for businesses and
+users, ISO dates with offsets for reviews, replies as an object, an array or null with nested replies,
+deleted reviews listed only when state__in asks for them, modified__gte and update_date__gte filters,
+per_page 1..100, keys without a product (--key-without-product KEY:reviews) or with a role
+(--key-role KEY:PUBLISHER) answering 403 per endpoint, and pagination faults (--ignore-per-page,
+--stuck-page, --growing-max-page; also POST /_emulator/settings).
 """

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Set
 from urllib.parse import parse_qs, urlsplit
 
 import partoo_emulator
+from partoo_emulator.areas import Areas, add_arguments
 from partoo_emulator.messaging import Dataset
 
 FAULT_KINDS = ["500", "502html", "drop", "truncate", "html200"]
@@ -31,6 +32,7 @@ class Emulator:
             key, _, indexes = spec.partition(":")
             allowed = {self.data.business_ids[int(i)] for i in indexes.split(",") if i != ""}
             self.limited_keys[key] = allowed
+        self.areas = Areas(args, self.data.business_ids)  # every endpoint beyond Messages
         self.latency_ms = args.latency_ms
         self.rate_limit = args.rate_limit
         self.fault_rate = args.fault_rate
@@ -158,6 +160,9 @@ def make_handler(emu: Emulator):
                         setattr(emu, name, body[name])
                 if "faults" in body:
                     emu.faults = [f for f in body["faults"].split(",") if f]
+                for name in ("ignore_per_page", "stuck_page", "growing_max_page"):
+                    if name in body:
+                        setattr(emu.areas.settings, name, bool(body[name]))
                 return self._send(200, {"ok": True})
             if path == "/_emulator/add_messages":
                 added = [m["id"] for cid in body["conversation_ids"] for m in emu.data.add_messages(int(cid), int(body.get("count", 1)))]
@@ -168,6 +173,9 @@ def make_handler(emu: Emulator):
             if path == "/_emulator/delete_conversation":
                 emu.data.delete(int(body["id"]))
                 return self._send(200, {"ok": True})
+            changed = emu.areas.control(path.rsplit("/", 1)[-1], body) if path.startswith("/_emulator/") else None
+            if changed is not None:
+                return self._send(200, changed)
             return self._send(404, {"errors": {"json": "Not found"}})
 
         def do_GET(self) -> None:
@@ -193,6 +201,9 @@ def make_handler(emu: Emulator):
                     emu.in_flight -= 1
 
         def _expected(self, query: Dict[str, str]) -> None:
+            records = emu.areas.expected(query.get("stream", ""), query)
+            if records is not None:
+                return self._send(200, {"records": records})
             businesses = set(query["business__in"].split(",")) if query.get("business__in") else None
             ids = emu.ordered_ids(businesses)
             if query.get("stream") == "messages":
@@ -210,7 +221,7 @@ def make_handler(emu: Emulator):
                 with emu.lock:
                     emu.stats["429"] += 1
                 return self._send(429, {"errors": {"json": "Too many requests"}}, {"Retry-After": str(wait)})
-            if key != emu.api_key and key not in emu.limited_keys:
+            if key != emu.api_key and key not in emu.limited_keys and key not in emu.areas.keys():
                 body = {"errors": {"authentication": "User not authenticated"}}
                 if emu.echo_key:
                     body["errors"]["api_key"] = f"the key {key} is not valid"
@@ -220,8 +231,12 @@ def make_handler(emu: Emulator):
                 with emu.lock:
                     emu.stats["fault " + fault] += 1
                 return self._fault(fault)
+            caller = emu.areas.caller(key, emu.limited_keys.get(key))
             if path not in ("/v2/conversations", "/v2/messages"):
-                return self._send(404, {"errors": {"json": "Not found"}})
+                answer = emu.areas.handle(path, query, caller)
+                return self._send(*answer) if answer is not None else self._send(404, {"errors": {"json": "Not found"}})
+            if "messages" in caller.missing_products:
+                return self._send(403, {"errors": {"authorization": "Operation not allowed"}})
             try:
                 per_page = int(query.get("per_page", "30"))
             except ValueError:
@@ -316,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live-every", type=int, default=0, metavar="N",
                    help="live inbox: one change (new message, new conversation, deletion) every N API requests")
     p.add_argument("--live-seed", type=int, default=11)
+    add_arguments(p)
     return p
 
 

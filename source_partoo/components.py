@@ -53,11 +53,14 @@ from airbyte_cdk.sources.declarative.decoders import Decoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers import PartitionRouter, SubstreamPartitionRouter
+from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
     CursorPaginationStrategy,
 )
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -611,3 +614,331 @@ def _server_of(error: requests.RequestException, config: Config) -> str:
     url = config.get("_partoo_api_url") or getattr(error.request, "url", None) or ""
     parts = urlsplit(str(url))
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts.scheme and parts.netloc else str(url)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The search endpoints beyond Messages (issue #14): businesses, reviews, review_replies, users, groups,
+# organizations, custom fields. Each class below says why the manifest cannot say it.
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Page(int):
+    """A page number, plus what the pages before it said (the strategy instance is shared by every
+    partition and thread of a stream, so, like _Cursor, the history travels inside the token)."""
+
+    first_max_page: int
+    last_max_page: int
+    growths: int
+
+    def __new__(cls, number: int, first_max_page: int = 0, last_max_page: int = 0, growths: int = 0) -> "_Page":
+        page = super().__new__(cls, number)
+        page.first_max_page = first_max_page
+        page.last_max_page = last_max_page
+        page.growths = growths
+        return page
+
+    def __getnewargs__(self) -> tuple:  # airbyte-cdk deep-copies request parameters
+        return (int(self), self.first_max_page, self.last_max_page, self.growths)
+
+
+# A max_page that grew on this many pages in a row, or more pages than twice the first max_page (+10):
+# the list keeps moving faster than it is read, or the server is broken; either way, stop.
+_MAX_PAGE_GROWTHS_IN_A_ROW = 3
+
+
+@dataclass
+class PageNumberPagination(PaginationStrategy):
+    """Partoo's search pagination, {page, max_page, count, <list_key>: [...]}: page 1 first, then the next
+    page until page >= max_page, or the list is empty, or the body has no max_page (an unpaginated answer).
+    Never stops on a short page: Partoo may ignore per_page and serve 30 records a page.
+
+    Why not PageIncrement: it stops on a page shorter than per_page (wrong when per_page is ignored) and
+    cannot see max_page. Why not CursorPagination with a `response.page + 1` template: a stop_condition
+    sees only the current page, so it can neither notice a page number that does not advance nor a
+    max_page that keeps growing, and the stream would loop. `list_key` is read from the body itself, not
+    from the records extracted: review_replies extracts replies, and a page of reviews without replies
+    is not the last page.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    # The key of the page's list: the stream's $parameters.list_key; without one, the body's first list.
+    list_key: str = ""
+    page_size: Optional[Any] = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.list_key = self.list_key or str(parameters.get("list_key") or "")
+        self._page_size: Optional[int] = None
+        if self.page_size is not None:
+            rendered = InterpolatedString.create(str(self.page_size), parameters=parameters).eval(self.config)
+            self._page_size = int(rendered) if rendered not in (None, "") else None
+
+    @property
+    def initial_token(self) -> Optional[Any]:
+        return _Page(1)
+
+    def get_page_size(self) -> Optional[int]:
+        return self._page_size
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Optional[Record],
+        last_page_token_value: Optional[Any] = None,
+        page_size_override: Optional[int] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> Optional[Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None  # a bare list: an unpaginated answer (GET /sections may answer so)
+        records = body.get(self.list_key) if self.list_key in body else _first_list(body)
+        max_page = body.get("max_page")
+        if not isinstance(records, list) or not records or not isinstance(max_page, int) or isinstance(max_page, bool):
+            return None
+        asked = int(last_page_token_value) if last_page_token_value is not None else 1
+        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
+        answered = body.get("page")
+        if isinstance(answered, int) and not isinstance(answered, bool) and answered != asked:
+            raise AirbyteTracedException(
+                message=(
+                    f"Partoo answered page {answered} when asked for page {asked} ({where}): the page number does "
+                    "not advance, so the sync stopped instead of reading the same page forever. Retry later, and "
+                    "report it to Partoo support if it persists."
+                ),
+                internal_message=f"page {answered} != requested {asked}",
+                failure_type=FailureType.system_error,
+            )
+        if asked >= max_page:
+            return None
+        previous: Optional[_Page] = last_page_token_value if isinstance(last_page_token_value, _Page) else None
+        first = previous.first_max_page if previous is not None and previous.first_max_page else max_page
+        last = previous.last_max_page if previous is not None and previous.last_max_page else max_page
+        growths = previous.growths + 1 if previous is not None and max_page > last else 0
+        if growths >= _MAX_PAGE_GROWTHS_IN_A_ROW or asked + 1 > 2 * first + 10:
+            raise AirbyteTracedException(
+                message=(
+                    f"Partoo's max_page keeps growing ({first} at page 1, {max_page} at page {asked}; {where}): "
+                    "the sync stopped instead of following a list that never ends. Retry later, and report it "
+                    "to Partoo support if it persists."
+                ),
+                internal_message=f"max_page grew {growths} times in a row, from {first} to {max_page}",
+                failure_type=FailureType.system_error,
+            )
+        return _Page(asked + 1, first, max_page, growths)
+
+
+def _first_list(body: Mapping[str, Any]) -> Optional[List[Any]]:
+    return next((value for value in body.values() if isinstance(value, list)), None)
+
+
+_UTC = timezone.utc
+
+
+def utc_timestamp(value: Any) -> Optional[str]:
+    """Any date Partoo sends, as ISO 8601 in UTC ("2019-06-24T00:11:51.681374+00:00"), else None.
+
+    Epoch seconds (int or float: businesses, users), ISO 8601 with an offset (reviews), with a space or
+    a T, and naive ISO 8601 (read as UTC: Partoo says its dates are stored in UTC)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            moment = datetime.fromtimestamp(float(value), tz=_UTC)
+        else:
+            text = str(value).strip()
+            if not text:
+                return None
+            try:
+                moment = datetime.fromtimestamp(float(text), tz=_UTC)
+            except ValueError:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                moment = moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass
+class AddUtcTimestamps(RecordTransformation):
+    """Adds, for each `fields` entry {new_field: [source, fallback...]}, the first non-null source as a UTC
+    timestamp (utc_timestamp), leaving Partoo's own fields exactly as sent.
+
+    Why Python: Partoo's dates come as epoch floats, epoch integers or ISO strings with offsets; one
+    AddFields template per field would be rendered through Jinja and ast.literal_eval for every record
+    (the cost AddLastActivity avoids), and could not tell an epoch 0 from a null without more templates.
+    """
+
+    fields: Mapping[str, List[str]]
+    parameters: InitVar[Mapping[str, Any]]
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        for target, sources in self.fields.items():
+            value = None
+            for source in sources:
+                value = utc_timestamp(record.get(source))
+                if value is not None:
+                    break
+            record[target] = value
+
+
+_FORBIDDEN_LOGGER = logging.getLogger("airbyte")
+
+
+@dataclass
+class SkipForbidden(DefaultErrorHandler):
+    """The manifest's DefaultErrorHandler (its response_filters, retries and backoff), except that HTTP 403
+    skips the stream with `forbidden_message` logged as a WARNING: an organization without a product
+    (reviews without Review Management...) or a user whose role may not read one endpoint gets 403 there
+    only, and that must not fail the other streams.
+
+    Why Python: an IGNORE response filter would skip it too, but airbyte-cdk logs an ignored response at
+    INFO only, where nobody looks, and never hands a non-2xx body to the record extractor.
+    """
+
+    forbidden_message: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._forbidden = InterpolatedString.create(self.forbidden_message or "", parameters=parameters)
+
+    def interpret_response(self, response_or_exception: Optional[Any] = None) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 403:
+            message = self._forbidden.eval(self.config) or "Partoo refused access (HTTP 403); this stream is skipped."
+            _FORBIDDEN_LOGGER.warning(message)
+            return ErrorResolution(response_action=ResponseAction.IGNORE, failure_type=None, error_message=message)
+        return super().interpret_response(response_or_exception)
+
+
+@dataclass
+class PartooRecords(RecordExtractor):
+    """The records of a Partoo answer: the list under `field_name` (a search page), the body itself when it
+    is a list (GET /sections may answer a bare list: its wrapper is not documented) or, without
+    `field_name`, the body when it is one object (GET /sections/{id}/groups/{id}). Why Python: PageRecords
+    takes the first form only, DpathExtractor is slow (see PageRecords) and takes no alternatives.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    field_name: str = ""
+    # Declared for the manifest's sake, not used: JsonDecoder splits a top-level list into its items, which
+    # would hide whether the answer was a bare list or one object.
+    decoder: Optional[Decoder] = None
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        yield from self.records_of(body)
+
+    def records_of(self, body: Any) -> Iterable[MutableMapping[Any, Any]]:
+        if isinstance(body, list):
+            yield from (item for item in body if isinstance(item, dict))
+        elif isinstance(body, dict):
+            if not self.field_name:
+                yield body
+                return
+            records = body.get(self.field_name)
+            if isinstance(records, list):
+                yield from records
+
+
+@dataclass
+class ReviewReplies(PartooRecords):
+    """The replies inside a page of reviews, one record each: Partoo has no endpoint listing replies.
+
+    A review's `comments` may be one object (as documented), an array, or null, and each reply may carry
+    nested `replies`; every level becomes its own record (without its nested `replies`, which are records
+    of their own), with `review_id` and `parent_id` filled in from where it was found when Partoo omits
+    them, plus the review's `business_id` and `review_update_date_utc` (the stream's cursor: the review's
+    update_date, else its date, in UTC). Why Python: no manifest extractor flattens a tree of unknown depth
+    whose root may be an object or a list.
+    """
+
+    def records_of(self, body: Any) -> Iterable[MutableMapping[Any, Any]]:
+        for review in super().records_of(body):
+            if not isinstance(review, dict):
+                continue
+            review_update = utc_timestamp(review.get("update_date")) or utc_timestamp(review.get("date"))
+            seen: set = set()
+            pending: List[Tuple[Any, Any]] = [(review.get("comments"), None)]
+            while pending:
+                node, parent_id = pending.pop(0)
+                for reply in node if isinstance(node, list) else [node]:
+                    if not isinstance(reply, dict):
+                        continue
+                    key = reply.get("id")
+                    if key is not None and key in seen:
+                        continue
+                    seen.add(key)
+                    record = {k: v for k, v in reply.items() if k != "replies"}
+                    if record.get("review_id") is None:
+                        record["review_id"] = review.get("id")
+                    if record.get("parent_id") is None and parent_id is not None:
+                        record["parent_id"] = parent_id
+                    record["business_id"] = review.get("business_id")
+                    record["review_update_date_utc"] = review_update
+                    yield record
+                    if reply.get("replies"):
+                        pending.append((reply.get("replies"), key))
+
+
+# What check reports beside its verdict (which stays the conversations stream's): which other streams
+# the key can read. One request of one record per endpoint; the product and role each one needs.
+READ_PROBES: List[Tuple[str, str, str]] = [
+    ("businesses", "/business/search", "any role (a Business Manager sees its own businesses only)"),
+    ("reviews, review_replies", "/reviews", "the Review Management product and a Business Manager role or higher"),
+    ("users", "/user/search", "a role allowed to list users (Org Admin or Org Manager; others see fewer users)"),
+    ("group_sections, groups", "/sections", "a role allowed to see the organization's groups (Org Admin or Org Manager)"),
+    ("organizations", "/org/search", "any role (Org Admin and below see their own organization)"),
+    ("custom_fields", "/custom_fields", "a role allowed to see the organization's custom fields (Org Admin)"),
+]
+
+
+def readable_streams(config: Mapping[str, Any], logger: logging.Logger, timeout: float = 20) -> str:
+    """One sentence saying which streams beyond conversations and messages the key can read, each reason
+    logged. Why Python: a manifest check is pass/fail on the streams it names; this is information."""
+    base = str(
+        config.get("base_url")
+        or ("https://api.sandbox.partoo.co/v2" if config.get("environment") == "sandbox" else "https://api.partoo.co/v2")
+    ).rstrip("/")
+    readable, refused, unknown = [], [], []
+    for streams, path, needs in READ_PROBES:
+        try:
+            response = requests.get(
+                base + path,
+                params={"page": 1, "per_page": 1},
+                headers={"x-APIKey": str(config.get("api_key") or ""), "Accept": "application/json"},
+                timeout=timeout,
+            )
+            status: Any = response.status_code
+        except Exception as error:  # noqa: BLE001 - check reports, it never fails on a probe
+            status = type(error).__name__
+        if status == 200:
+            readable.append(streams)
+            logger.info(f"check: the key can read {streams} ({path}).")
+        elif status == 403:
+            refused.append(streams)
+            logger.warning(f"check: the key may not read {streams} ({path}, HTTP 403): they need {needs}; "
+                           "a sync skips them with a warning.")
+        else:
+            unknown.append(f"{streams} (HTTP {status})" if isinstance(status, int) else f"{streams} ({status})")
+            logger.warning(f"check: could not tell whether the key can read {streams} ({path}): {status}.")
+    parts = []
+    if readable:
+        parts.append("can read " + ", ".join(readable))
+    if refused:
+        parts.append("may not read " + ", ".join(refused) + " (HTTP 403: see the logs for the product and role needed)")
+    if unknown:
+        parts.append("could not check " + ", ".join(unknown))
+    return "Besides conversations and messages, the key " + "; ".join(parts) + "."

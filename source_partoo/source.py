@@ -62,6 +62,10 @@ class SourcePartoo(YamlDeclarativeSource):
             except (ValueError, SyntaxError):
                 pass
             status.message = str(message).split(" is not available: ", 1)[-1]
+        elif status.status == Status.SUCCEEDED:
+            # The verdict stays the conversations stream's; this says which other streams the key can read
+            # (one request of one record per endpoint; a 403 only skips that stream in a sync).
+            status.message = components.readable_streams(config, logger)
         return status
 
     def _warn_on_unknown_override_keys(self, config_overrides: Mapping[str, Any]) -> None:

@@ -28,7 +28,8 @@ def test_spec_hides_the_api_key_and_defaults_to_production(cli):
 def test_discover_lists_both_streams_with_id_primary_keys_and_cursors():
     catalog = run_discover(make_config()).catalog.catalog
     streams = {s.name: s for s in catalog.streams}
-    assert set(streams) == {"conversations", "messages"}
+    assert set(streams) == {"conversations", "messages", "businesses", "reviews", "review_replies", "users",
+                            "group_sections", "groups", "organizations", "custom_fields"}  # #14: test_more_streams_*.py
     assert streams["conversations"].source_defined_primary_key == [["id"]]
     assert streams["messages"].source_defined_primary_key == [["id"]]
     assert streams["conversations"].default_cursor_field == ["last_activity_at"]

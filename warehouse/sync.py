@@ -30,6 +30,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # that Google will stop supporting this Python version: nothing a user of this job can act on.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\._python_version_support")
 
+from warehouse import queries  # noqa: E402 - after the environment defaults above
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "warehouse.duckdb"
 # Embedded defaults for the demo: the emulator's key, no client-side limit beyond what it can serve.
@@ -214,6 +216,7 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
         lines.append(f"  {'partner':<12} {'status':<8} {'count':>6}  latest activity")
         for partner, status, count, latest in rows:
             lines.append(f"  {str(partner):<12} {str(status):<8} {count:>6}  {latest}")
+        lines.extend(queries.reviews_and_conversations_per_business(con, schema))
     return "\n".join(lines)
 
 
