@@ -26,6 +26,7 @@ from copy import deepcopy
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerializer
+from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 
 # The format the cursors write (manifest.yaml: definitions.state_datetime_format).
 STATE_FORMAT = "%Y-%m-%d %H:%M:%S.%f%z"
@@ -45,15 +46,22 @@ def incremental_streams(manifest: Mapping[str, Any]) -> Dict[str, Dict[str, Any]
         incremental = stream.get("incremental_sync") or {}
         if not incremental.get("cursor_field"):
             continue
-        info: Dict[str, Any] = {"cursor": incremental["cursor_field"], "parent": None}
+        info: Dict[str, Any] = {"cursor": incremental["cursor_field"], "parent": None, "formats": _formats(incremental)}
         router = (stream.get("retriever") or {}).get("partition_router") or {}
         inner = router.get("conversations") or router  # ConversationsByLastActivity wraps the substream router
         for parent in inner.get("parent_stream_configs") or []:
             if parent.get("incremental_dependency"):
                 parent_stream = parent["stream"]
                 info["parent"] = (parent_stream["name"], parent_stream["incremental_sync"]["cursor_field"])
+                info["parent_formats"] = _formats(parent_stream["incremental_sync"])
         found[stream["name"]] = info
     return found
+
+
+def _formats(incremental: Mapping[str, Any]) -> List[str]:
+    """The formats a cursor's saved value may have: the one it writes first, then those it reads."""
+    written = incremental.get("datetime_format") or STATE_FORMAT
+    return [written] + [f for f in incremental.get("cursor_datetime_formats") or [] if f != written]
 
 
 def load_state_file(path: str) -> Any:
@@ -136,7 +144,7 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
         unknown = sorted(set(state) - {cursor})
         if unknown:
             warnings.append(f"The saved state of stream {name} has keys this connector does not use ({', '.join(unknown)}): they are ignored.")
-        return {cursor: _date(name, cursor, state[cursor], now, warnings)}
+        return {cursor: _date(name, cursor, state[cursor], info["formats"], now, warnings)}
     # A substream's state: {use_global_cursor, state: {date}, lookback_window, parent_state: {conversations: {...}}}
     unknown = sorted(set(state) - SUBSTREAM_KEYS)
     if unknown:
@@ -149,7 +157,7 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
             fixed.pop("state")
             fixed.pop("parent_state", None)  # without the message cursor, its parent's position is not enough
         else:
-            fixed["state"] = {cursor: _date(name, cursor, inner[cursor], now, warnings)}
+            fixed["state"] = {cursor: _date(name, cursor, inner[cursor], info["formats"], now, warnings)}
     if "lookback_window" in fixed:
         window = fixed["lookback_window"]
         if not isinstance(window, int) or isinstance(window, bool) or window < 0:
@@ -166,7 +174,9 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
             )
             fixed.pop("parent_state")
         else:
-            fixed["parent_state"] = {parent_name: {parent_cursor: _date(name, f"parent_state.{parent_name}.{parent_cursor}", position[parent_cursor], now, warnings)}}
+            field = f"parent_state.{parent_name}.{parent_cursor}"
+            value = _date(name, field, position[parent_cursor], info["parent_formats"], now, warnings)
+            fixed["parent_state"] = {parent_name: {parent_cursor: value}}
     if "states" in fixed and not isinstance(fixed["states"], list):
         raise StateError(_sentence(name, "has per-conversation states that are not a list", fixed["states"], cursor))
     if not fixed.get("state") and not fixed.get("states"):
@@ -176,19 +186,30 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
     return fixed
 
 
-def _date(stream: str, field: str, value: Any, now: dt.datetime, warnings: List[str]) -> str:
+def _date(stream: str, field: str, value: Any, formats: List[str], now: dt.datetime, warnings: List[str]) -> Any:
+    """The saved value, parsed with the cursor's own formats (or, as a safe reading, any ISO 8601 date,
+    UTC when it has no offset) and written back in the format the cursor writes."""
+    parser = DatetimeParser()
     parsed = None
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        for fmt in formats:
+            try:
+                parsed = parser.parse(str(value), fmt)
+                break
+            except (ValueError, TypeError, OverflowError):
+                continue
+        if parsed is None and isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
     if parsed is None:
-        raise StateError(_sentence(stream, f"has {field} = {json.dumps(value)}, which is not a date", None, field))
+        raise StateError(_sentence(stream, f"has {field} = {json.dumps(value)}, which is not a date", None, field,
+                                   parser.format(now, formats[0])))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    written = parsed.strftime(STATE_FORMAT)
-    if written != value:
+    written = parser.format(parsed, formats[0])
+    if written != str(value):
         warnings.append(f"The saved state of stream {stream} has {field} = {json.dumps(value)}: read as {written}.")
     if parsed > now:
         warnings.append(
@@ -199,11 +220,11 @@ def _date(stream: str, field: str, value: Any, now: dt.datetime, warnings: List[
     return written
 
 
-def _sentence(stream: str, what: str, value: Any, field: str) -> str:
+def _sentence(stream: str, what: str, value: Any, field: str, example: str = "2024-01-31 00:00:00.000000+0000") -> str:
     shown = "" if value is None else f" ({json.dumps(value)[:80]})"
     return (
         f"The saved state of stream {stream} {what}{shown}: reset the {stream} stream in Airbyte (its next sync then "
-        f"reads everything since start_date), or set {field} to a date such as 2024-01-31 00:00:00.000000+0000."
+        f"reads everything since start_date), or set {field} to a date written like {example}."
     )
 
 

@@ -171,3 +171,62 @@ def test_a_position_in_the_future_warns_naming_the_stream(partoo, read_with_stat
 def test_a_state_that_is_not_a_list_of_messages_is_refused(partoo, read_with_state):
     result = read_with_state("conversations")
     assert_refused_before_any_request(result, partoo, "not a list of Airbyte state messages")
+
+
+# Every incremental stream the manifest declares follows the same rules (streams added later included).
+from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser  # noqa: E402
+
+from source_partoo.saved_state import StateError, check_state, incremental_streams  # noqa: E402
+from source_partoo.source import resolved_manifest  # noqa: E402
+
+MANIFEST = resolved_manifest()
+STREAMS = incremental_streams(MANIFEST)
+
+
+def written(stream: str, moment: str) -> str:
+    """`moment` (ISO) as the stream's cursor writes it in its state."""
+    import datetime as dt
+
+    return DatetimeParser().format(dt.datetime.fromisoformat(moment), STREAMS[stream]["formats"][0])
+
+
+def own_state(stream: str, moment: str) -> Dict[str, Any]:
+    info = STREAMS[stream]
+    if info["parent"] is None:
+        return {info["cursor"]: written(stream, moment)}
+    parent, parent_cursor = info["parent"]
+    return {"use_global_cursor": True, "state": {info["cursor"]: written(stream, moment)}, "lookback_window": 5,
+            "parent_state": {parent: {parent_cursor: written(parent, moment)}}}
+
+
+def test_every_incremental_stream_is_covered():
+    assert {"conversations", "messages"} <= set(STREAMS)
+    assert len(STREAMS) >= 2
+
+
+@pytest.mark.parametrize("stream", sorted(STREAMS))
+def test_each_streams_own_state_is_used_as_it_is(stream):
+    state = own_state(stream, "2024-03-06T10:02:00+00:00")
+    messages, warned = check_state([stream_state(stream, state)], MANIFEST)
+    assert warned == []
+    assert json.loads(json.dumps(messages[0].stream.stream_state.__dict__, default=vars)) == state
+
+
+@pytest.mark.parametrize("stream", sorted(STREAMS))
+def test_each_streams_cursor_that_is_not_a_date_is_refused_naming_it(stream):
+    with pytest.raises(StateError) as refused:
+        check_state([stream_state(stream, {STREAMS[stream]["cursor"]: "not-a-date"})], MANIFEST)
+    assert f"stream {stream}" in str(refused.value) and '"not-a-date"' in str(refused.value)
+
+
+@pytest.mark.parametrize("stream", sorted(STREAMS))
+def test_each_streams_future_position_warns_naming_it(stream):
+    _, warned = check_state([stream_state(stream, own_state(stream, "2999-01-01T00:00:00+00:00"))], MANIFEST)
+    assert any(f"stream {stream} is in the future" in w for w in warned)
+
+
+@pytest.mark.parametrize("stream", sorted(STREAMS))
+def test_each_streams_state_without_its_cursor_is_read_from_start_date(stream):
+    messages, warned = check_state([stream_state(stream, {"foo": "bar"})], MANIFEST)
+    assert messages == []
+    assert any(f"stream {stream} has no" in w for w in warned)

@@ -87,12 +87,13 @@ def tz_aware_duckdb_cache(db_path: Path, schema: str) -> Any:
             return "TIMESTAMP WITH TIME ZONE"
 
     class TypeConverter(SQLTypeConverter):
-        """A message's `content` is a string or an object: PyAirbyte stores such a column as text (JSON text
-        for objects) but first prints "Could not determine airbyte type" for every batch. Same type, quietly."""
+        """A field of several types (a message's `content`: a string or an object; a review's `comments`: an
+        object or an array): PyAirbyte stores such a column as text (JSON text for objects and arrays) but first
+        prints "Could not determine airbyte type" for every batch. Same type, quietly."""
 
         def to_sql_type(self, json_schema_property_def: Dict[str, Any]) -> Any:
             kinds = json_schema_property_def.get("type")
-            if isinstance(kinds, list) and {"string", "object"} <= set(kinds):
+            if isinstance(kinds, list) and len(set(kinds) - {"null"}) > 1:
                 return self.get_string_type()
             return super().to_sql_type(json_schema_property_def)
 
