@@ -16,13 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## The whole suite: unit tests (mocked HTTP), integration and standard tests (the CLI against the emulator).
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 unit: install
 	$(BIN)/python -m pytest -n 2 unit_tests
 
 integration: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile integration_tests
+	$(BIN)/python -m pytest -n 2 --dist loadscope integration_tests
 
 ## The main job: start the local Partoo emulator and sync every stream into data/warehouse.duckdb.
 ## It runs the connector's check first; a failure prints the connector's sentence and exits 1.

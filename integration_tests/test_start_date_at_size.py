@@ -1,0 +1,27 @@
+"""start_date over 21 pages of the conversation list (2,100 conversations), both streams, full refresh and
+incremental: exactly the records newer than start_date, and messages asked only for those conversations."""
+
+import pytest
+
+from .conftest import catalog
+
+pytestmark = pytest.mark.integration
+
+CONVERSATIONS = 2100  # 21 pages of 100
+
+
+@pytest.mark.parametrize("mode", ["full_refresh", "incremental"])
+def test_start_date_over_21_pages_loads_exactly_the_newer_records_of_both_streams(emulator_factory, cli, mode):
+    emulator = emulator_factory("--conversations", str(CONVERSATIONS), "--max-messages", "3")
+    conversations = emulator.expected("conversations")
+    activity = sorted((c["last_message"] or {}).get("date") or c["created_at"] for c in conversations)
+    start = activity[len(activity) // 2].replace(" ", "T")  # the median activity: half the pages are older
+
+    run = cli("read", emulator.config(start_date=start), catalog=catalog("conversations", "messages", mode=mode))
+
+    assert run.returncode == 0, run.errors
+    newer = {c["id"] for c in conversations if ((c["last_message"] or {}).get("date") or c["created_at"]) >= start.replace("T", " ")}
+    assert {c["id"] for c in run.records("conversations")} == newer
+    expected_messages = {m["id"] for m in emulator.expected("messages") if m["date"] >= start.replace("T", " ")}
+    assert {m["id"] for m in run.records("messages")} == expected_messages
+    assert set(emulator.control("stats")["messages_asked_for"]) == newer
