@@ -177,13 +177,12 @@ class _Cursor(str):
         return self
 
 
-def _page_records(body: Any) -> List[Any]:
-    """The records of a page: its list under "conversations", "messages" (whichever the body has)."""
+def _first_list(body: Any) -> Optional[List[Any]]:
+    """The first list at the top of a JSON body: a page's records ("conversations", "messages", a search's
+    list), whichever the body has; None when it has none."""
     if isinstance(body, dict):
-        for value in body.values():
-            if isinstance(value, list):
-                return value
-    return []
+        return next((value for value in body.values() if isinstance(value, list)), None)
+    return None
 
 
 @dataclass
@@ -230,7 +229,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
             body = response.json()
         except ValueError:
             body = None
-        records = _page_records(body)
+        records = _first_list(body) or []
         at_known_page = False
         if self.detect_movement:
             at_known_page = read.observe(records, body.get("count") if isinstance(body, dict) else None)
@@ -695,7 +694,7 @@ class PageNumberPagination(PaginationStrategy):
             return None
         if not isinstance(body, dict):
             return None  # a bare list: an unpaginated answer (GET /sections may answer so)
-        records = body.get(self.list_key) if self.list_key in body else _first_list(body)
+        records = body.get(self.list_key) if self.list_key in body else _first_list(body)  # None: no list
         max_page = body.get("max_page")
         if not isinstance(records, list) or not records or not isinstance(max_page, int) or isinstance(max_page, bool):
             return None
@@ -729,10 +728,6 @@ class PageNumberPagination(PaginationStrategy):
                 failure_type=FailureType.system_error,
             )
         return _Page(asked + 1, first, max_page, growths)
-
-
-def _first_list(body: Mapping[str, Any]) -> Optional[List[Any]]:
-    return next((value for value in body.values() if isinstance(value, list)), None)
 
 
 _UTC = timezone.utc
