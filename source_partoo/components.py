@@ -330,6 +330,12 @@ class ConversationsByLastActivity(PartitionRouter):
         self._partition_field: str = str(parent.partition_field.eval(self.config))  # type: ignore[union-attr]
         self._initial_state: Optional[Mapping[str, Any]] = None
         self._handed_out: Optional[datetime] = None
+        # The saved position never passes the sync's start: in a list not ordered newest first, a
+        # conversation read early whose activity changes while the rest is read keeps its place, so a
+        # later conversation can be listed with an activity newer than that change. A position at the
+        # sync's start makes the next sync list it again (config transformation in the manifest).
+        started = self.config.get("_partoo_sync_started_at")
+        self._started: Optional[datetime] = _activity(started) if started else None
         self._finished = False
 
     def stream_slices(self) -> Iterable[StreamSlice]:
@@ -357,12 +363,21 @@ class ConversationsByLastActivity(PartitionRouter):
         value with that partition and saves it only when the partition and all before it are done, so
         the saved state never passes a conversation whose messages are not yet read. The boundary is
         inclusive: a resumed sync reads that conversation (and its ties) again, it never skips one.
-        At the end: the parent stream's own state, as airbyte-cdk computed it from the whole list."""
+        At the end: the parent stream's own state, as airbyte-cdk computed it from the whole list.
+        Either way no later than the sync's start (see __post_init__)."""
         if self._finished or self._initial_state is None:
-            return self.conversations.get_stream_state()
+            return self._no_later_than_start(self.conversations.get_stream_state())
         if self._handed_out is None:
             return deepcopy(self._initial_state)
-        return {self._parent_name: {self._cursor_field: self._handed_out.strftime(self.state_datetime_format)}}
+        position = self._handed_out if self._started is None else min(self._handed_out, self._started)
+        return {self._parent_name: {self._cursor_field: position.strftime(self.state_datetime_format)}}
+
+    def _no_later_than_start(self, state: Optional[Mapping[str, StreamState]]) -> Optional[Mapping[str, StreamState]]:
+        saved = (state or {}).get(self._parent_name) or {}
+        value = saved.get(self._cursor_field) if isinstance(saved, Mapping) else None
+        if self._started is None or value is None or _activity(value) <= self._started:
+            return state
+        return {**state, self._parent_name: {**saved, self._cursor_field: self._started.strftime(self.state_datetime_format)}}
 
     # Request options (conversation_id=...) are the inner router's: the partitions have its shape.
     def get_request_params(self, **kwargs: Any) -> Mapping[str, Any]:

@@ -62,7 +62,8 @@ def test_a_second_incremental_sync_over_25_pages_without_new_activity_succeeds(p
     second = run_read(make_config(), "conversations", mode=INC, state=state_from(first, "conversations"))
 
     assert not second.errors
-    assert record_ids(second, "conversations") == [2500]  # the boundary conversation, at least once
+    # The conversations of the hour before the saved state (the lookback, at least once), nothing older.
+    assert sorted(record_ids(second, "conversations")) == list(range(2440, 2501))
     assert len(partoo.requests("/conversations")) == 25
 
 
@@ -186,3 +187,30 @@ def test_a_list_shorter_than_its_count_is_read_again_from_the_top_only(requests_
     assert requests_mock.call_count == 3
     assert [r.qs.get("cursor") for r in requests_mock.request_history] == [None, ["p2"], None]
     assert record_ids(output, "conversations") == [1, 2]
+
+
+def test_a_conversation_that_changes_after_it_was_read_in_a_list_not_ordered_by_activity_is_read_next_sync(
+    requests_mock, sleeps
+):
+    partoo = LivePartoo(requests_mock)
+    inbox(partoo, 300)
+    partoo.conversations.sort(key=lambda c: c["id"])  # a list ordered by id: activity never moves anything
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def touch(cid: int, moment: dt.datetime) -> None:
+        date = moment.isoformat(sep=" ", timespec="microseconds")
+        partoo.conversations = [conversation(cid, last=date) if c["id"] == cid else c for c in partoo.conversations]
+        partoo.messages[cid].append(message(cid * 100 + 1, cid, date))
+
+    # While page 3 is asked for: 5 (page 1, already read) and then 250 (page 3) get a message, in place.
+    partoo.changes[3] = lambda: (touch(5, now + dt.timedelta(seconds=1)), touch(250, now + dt.timedelta(seconds=2)))
+    first = run_read(make_config(), "conversations", "messages", mode=INC)
+    assert 501 not in record_ids(first, "messages")  # read before it existed
+    partoo.changes.clear()
+
+    second = run_read(make_config(), "conversations", "messages", mode=INC,
+                      state=state_from(first, "conversations") + state_from(first, "messages"))
+
+    assert 501 in record_ids(second, "messages")
+    versions = [m.record.data for m in second.records if m.record.stream == "conversations" and m.record.data["id"] == 5]
+    assert versions and versions[-1]["last_message"]["date"] == partoo.messages[5][-1]["date"]
