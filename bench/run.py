@@ -212,7 +212,15 @@ def bench_dlt_cpu(workdir: Path, conversations: int, rounds: int = 5) -> Dict[st
             "connector_cpu_s": round(connector_cpu, 2), "dlt_cpu_s": round(dlt_cpu, 2),
             "ratio_cpu": round(dlt_cpu / connector_cpu, 3),
             "connector_wall_s": round(connector_wall, 2), "dlt_wall_s": round(dlt_wall, 2),
-            "ratio_wall": round(dlt_wall / connector_wall, 3)}
+            "ratio_wall": round(dlt_wall / connector_wall, 3),
+            "connector_startup_cpu_s": round(startup_cpu([str(CLI), "spec"], dict(os.environ), workdir), 2),
+            "dlt_startup_cpu_s": round(startup_cpu([sys.executable, "-c", "import dlt.sources.rest_api"],
+                                                   peer_env(1), workdir), 2)}
+
+
+def startup_cpu(args: List[str], env: Dict[str, str], cwd: Path, rounds: int = 3) -> float:
+    """CPU seconds of starting up (best of `rounds`): `source-partoo spec`, or importing dlt's rest_api."""
+    return min(run_summary(args, env, cwd)[1] for _ in range(rounds))
 
 
 def bench_dlt_sync(workdir: Path, conversations: int, workers: int, rounds: int = 3) -> Dict[str, Any]:
