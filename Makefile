@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
 .PHONY: install test unit integration demo sync bench soak docker-test lock clean
 
@@ -34,8 +35,9 @@ sync: install
 	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb]"; exit 2; }
 	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB))
 
-## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md).
-bench: install
+## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md). Adds the bench extra
+## (dlt, the peer) to .venv; `make install` and `make test` never need it.
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
 ## Soak: successive incremental syncs of a live inbox, and a sync past airbyte-cdk's partition limit
@@ -43,11 +45,16 @@ bench: install
 soak: install
 	$(BIN)/python -m bench.soak
 
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,demo,bench]"
+	touch $(BENCH_STAMP)
+
 ## Builds the connector image and runs spec, check and read against the emulator (needs a Docker daemon).
 docker-test: install
 	$(BIN)/python -m integration_tests.docker_smoke
 
-lock:
+## Freezes the bench environment too, so that constraints.txt pins the bench extra as well.
+lock: $(BENCH_STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^source-partoo' > constraints.new
 	{ head -3 constraints.txt; cat constraints.new; } > constraints.txt.tmp && mv constraints.txt.tmp constraints.txt && rm constraints.new
 
