@@ -109,8 +109,9 @@ def test_a_conversation_that_moves_to_the_top_while_the_list_is_paged_is_read(re
     assert set(record_ids(output, "messages")) >= {c * 100 for c in range(1, 1001)}
     # Each stream read the list, then its top again (a new pass starts without a cursor) until a page it
     # had entirely seen: the conversations it missed moved to the top of a list proven newest first.
-    assert cursors_sent(partoo).count(None) == 4
-    assert len(partoo.requests("/conversations")) == 2 * (10 + 2)
+    # (a stream that had not started when 50 moved reads a list that stands still: 10 pages only)
+    assert cursors_sent(partoo).count(None) in (3, 4)
+    assert 2 * 10 + 2 <= len(partoo.requests("/conversations")) <= 2 * (10 + 2)
 
 
 def test_a_conversation_deleted_while_the_list_is_paged_does_not_hide_its_neighbour(requests_mock, sleeps):
@@ -146,23 +147,22 @@ def test_a_list_that_keeps_losing_conversations_is_read_three_times_then_the_syn
 def test_an_inbox_that_keeps_getting_messages_costs_a_few_pages_more_not_whole_passes(requests_mock, sleeps):
     partoo = LivePartoo(requests_mock)
     inbox(partoo, 1000)
-    # New messages in old conversations while both streams page the list (20 pages between them).
+    # New messages lift old conversations to the top while the list is paged (one reader: conversations).
     moved = (3, 8, 13, 18)
     for request in moved:
         partoo.changes[request] = lambda r=request: partoo.move_to_top(r, minute(5000 + r))
 
-    output = run_read(make_config(), "conversations", "messages")
+    output = run_read(make_config(), "conversations")
 
     assert not output.errors
-    listed = len(partoo.requests("/conversations"))
-    assert 20 < listed <= 2 * (10 + 3), listed  # one pass each, and the top again, not whole passes
-    emitted = set(record_ids(output, "conversations"))
-    assert emitted >= set(range(1, 1001)) - set(moved)  # every conversation that did not move
-    # A conversation that moved during the read is listed with its new message, or by the next sync
-    # (its activity is newer than anything this read saved): nothing it had before is left behind.
-    state = [m for m in output.state_messages if m.state.stream.stream_descriptor.name == "conversations"]
-    saved = state[-1].state.stream.stream_state.__dict__["last_activity_at"]
-    for cid in set(moved) - emitted:
+    # Pass 1 (10 pages) saw 3 and 8 move above it; the top again: page 1 holds them, page 2 was entirely
+    # seen, so the read stops there. 13 and 18 move after the read: their activity is newer than the state.
+    assert len(partoo.requests("/conversations")) == 10 + 2
+    assert cursors_sent(partoo) == [None] + [f"off-{n}" for n in range(100, 1000, 100)] + [None, "off-100"]
+    emitted = record_ids(output, "conversations")
+    assert sorted(emitted) == list(range(1, 1001))  # each once: 3 and 8 with their new activity
+    saved = [m for m in output.state_messages][-1].state.stream.stream_state.__dict__["last_activity_at"]
+    for cid in (13, 18):
         assert minute(5000 + cid).replace("+00:00", "+0000") > saved
 
 
