@@ -1,11 +1,12 @@
 """What manifest.yaml cannot say, or cannot say fast enough.
 
-1. NonRepeatingCursorPagination refuses a pagination cursor that would make the stream loop.
+1. NonRepeatingCursorPagination refuses a pagination cursor that would make the stream loop, and (with
+`detect_movement`, the conversation list) reads the list again when it moved while it was paged (_ListRead).
 
 A CursorPagination stop_condition sees only the current response, never the cursors that came before,
 and airbyte-cdk shares one pagination strategy between all partitions and threads of a stream (so no
 history may live on the instance). The history therefore travels inside the page token itself: a str
-that remembers the cursors of the pages before it, handed back to us as `last_page_token_value`.
+that carries the read it belongs to, handed back to us as `last_page_token_value`.
 
 2. AddLastActivity adds each conversation's incremental cursor. An AddFields template says the same, but
 airbyte-cdk renders it per record through Jinja and ast.literal_eval: in bench/run.py's cpu figure
@@ -19,7 +20,8 @@ interrupted sync had to start over. This router reads the list first (one reques
 conversations), hands out the conversations oldest activity first, and reports as the parent state the
 last activity of the partition just handed out: airbyte-cdk's ConcurrentPerPartitionCursor saves that
 state once every partition before it is done, so a resumed sync skips the conversations already read.
-No manifest component orders partitions or derives a parent state from them.
+Its saved position is never later than the sync's start (see the class). No manifest component orders
+partitions or derives a parent state from them.
 
 4. PageRecords takes a page's records with one lookup: DpathExtractor walks the whole page to resolve even
 a one-key path (13% of the connector's CPU, see the class).
