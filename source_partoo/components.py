@@ -227,14 +227,18 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
                 read.start_pass(top_only=last_page_token_value.top_only)
         else:
             read = _ListRead()
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        records = _first_list(body) or []
+        # The records Partoo sent (not those left after the state and start_date filters, which
+        # last_page_size counts): parsed again only where needed, a messages page being read already.
+        records: List[Any] = [None] * last_page_size
         at_known_page = False
-        if self.detect_movement:
-            at_known_page = read.observe(records, body.get("count") if isinstance(body, dict) else None)
+        if self.detect_movement or (token is not None and not last_page_size):
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            records = _first_list(body) or []
+            if self.detect_movement:
+                at_known_page = read.observe(records, body.get("count") if isinstance(body, dict) else None)
         partition = dict(stream_slice.partition) if stream_slice else {}
         where = f"{response.request.method} {response.request.path_url.split('?')[0]}" + (
             f", {partition}" if partition else ""
