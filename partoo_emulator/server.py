@@ -58,8 +58,6 @@ class Emulator:
             return ids
         return [cid for cid in ids if self.data.business_of(cid) in businesses]
 
-    ordered_ids_cached = ordered_ids  # the dataset caches the order until the next change
-
     def live_tick(self) -> None:
         """Live mode: one change to the inbox every `live_every` API requests, as a real inbox changes
         while a sync reads it: mostly a new message (in a quiet or a busy conversation), sometimes a new
@@ -250,7 +248,7 @@ def make_handler(emu: Emulator):
                     return self._send(403, {"errors": {"authorization": "Operation not allowed"}})
                 visible = requested if requested is not None else allowed
                 filters = hashlib.sha1(json.dumps(sorted(visible) if visible else None).encode()).hexdigest()[:12]
-                ids = emu.ordered_ids_cached(visible)
+                ids = emu.ordered_ids(visible)  # the dataset caches the order until the next change
                 return self._page("conversations", ids, per_page, query, filters, emu.data.conversation)
             try:
                 cid = int(query.get("conversation_id", ""))

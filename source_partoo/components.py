@@ -104,7 +104,7 @@ class _ListRead:
         self.shifted_up = False
         self.shifted_down = False
         self.newest_first = True
-        self.last_activity: Optional[str] = None
+        self.last_activity: Optional[datetime] = None
 
     def observe(self, records: List[Any], count: Any) -> bool:
         """Note a page; True when this is a pass over the top of the list that just reached a page whose
@@ -124,10 +124,11 @@ class _ListRead:
             self.listed[key] = activity
             if self.known.get(key) != activity:
                 seen_before = False
-            if self.last_activity is not None and activity is not None and _activity(activity) > _activity(self.last_activity):
-                self.newest_first = False
             if activity is not None:
-                self.last_activity = activity
+                parsed = _activity(activity)
+                if self.last_activity is not None and parsed > self.last_activity:
+                    self.newest_first = False
+                self.last_activity = parsed
         if isinstance(count, int) and not isinstance(count, bool):
             if self.count is not None and count < self.count:
                 self.shifted_up = True
@@ -151,6 +152,19 @@ class _ListRead:
     def settled(self) -> bool:
         """Whether the last pass saw the list stand still."""
         return not (self.shifted_up or self.shifted_down)
+
+
+class _Where:
+    """The request a message is about ("GET /v2/conversations", with the partition when there is one),
+    formatted only when a message is written: the paginators build one for every page."""
+
+    def __init__(self, response: requests.Response, stream_slice: Optional[StreamSlice] = None) -> None:
+        self.response, self.stream_slice = response, stream_slice
+
+    def __str__(self) -> str:
+        request = self.response.request
+        partition = dict(self.stream_slice.partition) if self.stream_slice else {}
+        return f"{request.method} {(request.path_url or '').split('?')[0]}" + (f", {partition}" if partition else "")
 
 
 def _last_activity(record: Mapping[str, Any]) -> Optional[str]:
@@ -239,10 +253,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
             records = _first_list(body) or []
             if self.detect_movement:
                 at_known_page = read.observe(records, body.get("count") if isinstance(body, dict) else None)
-        partition = dict(stream_slice.partition) if stream_slice else {}
-        where = f"{response.request.method} {response.request.path_url.split('?')[0]}" + (
-            f", {partition}" if partition else ""
-        )
+        where = _Where(response, stream_slice)
         if token is None or at_known_page:
             if not self.detect_movement:
                 return None
@@ -296,9 +307,7 @@ class AddLastActivity(RecordTransformation):
         stream_state: Optional[StreamState] = None,
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
-        last_message = record.get("last_message")
-        date = last_message.get("date") if isinstance(last_message, dict) else None
-        record["last_activity_at"] = date or record.get("created_at")
+        record["last_activity_at"] = _last_activity(record)
 
 
 _NO_ACTIVITY = datetime.min.replace(tzinfo=timezone.utc)
@@ -436,12 +445,7 @@ class PageRecords(RecordExtractor):
                 yield from records
                 continue
             for record in records:
-                last_message = record.get("last_message") if isinstance(record, dict) else None
-                key = (
-                    record.get("id") if isinstance(record, dict) else None,
-                    (last_message.get("date") if isinstance(last_message, dict) else None)
-                    or (record.get("created_at") if isinstance(record, dict) else None),
-                )
+                key = (record.get("id"), _last_activity(record)) if isinstance(record, dict) else (None, None)
                 with self._lock:
                     if key in self._extracted:
                         continue
@@ -720,7 +724,7 @@ class PageNumberPagination(PaginationStrategy):
         if not isinstance(records, list) or not records or not isinstance(max_page, int) or isinstance(max_page, bool):
             return None
         asked = int(last_page_token_value) if last_page_token_value is not None else 1
-        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
+        where = _Where(response)
         answered = body.get("page")
         if isinstance(answered, int) and not isinstance(answered, bool) and answered != asked:
             raise AirbyteTracedException(
