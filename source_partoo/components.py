@@ -38,16 +38,20 @@ exceptions, so YAML can retry a failed connection but cannot say why it failed (
 """
 
 import logging
+import os
 import socket
 import ssl
+import tempfile
 import threading
+import uuid
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
@@ -87,11 +91,17 @@ class _ListRead:
     MAX_PASSES = 3  # full passes
     MAX_TOP_PASSES = 10  # passes that stop at the first page already seen (each costs a page or two)
 
-    def __init__(self) -> None:
+    def __init__(self, stop_before: Optional[datetime] = None) -> None:
         self.passes = 0
         self.full_passes = 0
         self.known: Dict[Any, str] = {}  # every id listed by the previous passes, with its activity
         self.top_only = False
+        # The early stop (ListPlan): every pass ends at the first page that reaches below stop_before, as
+        # long as every page this read has seen lists the newest activity first; one page out of order
+        # and the read walks the rest of the list, now and in any later pass.
+        self.stop_before = stop_before
+        self.out_of_order = False
+        self.complete_newest_first = False  # a pass walked the whole list, newest activity first
         self.start_pass(top_only=False)
 
     def start_pass(self, top_only: bool) -> None:
@@ -104,6 +114,7 @@ class _ListRead:
         self.shifted_up = False
         self.shifted_down = False
         self.newest_first = True
+        self.stopped_early = False
         self.last_activity: Optional[datetime] = None
 
     def observe(self, records: List[Any], count: Any) -> bool:
@@ -128,6 +139,8 @@ class _ListRead:
                 parsed = _activity(activity)
                 if self.last_activity is not None and parsed > self.last_activity:
                     self.newest_first = False
+                    self.out_of_order = True
+                    self.stop_before = None
                 self.last_activity = parsed
         if isinstance(count, int) and not isinstance(count, bool):
             if self.count is not None and count < self.count:
@@ -137,10 +150,20 @@ class _ListRead:
             self.count = count
         return self.top_only and seen_before and not self.shifted_up and self.newest_first
 
+    def reached_bound(self) -> bool:
+        """Whether this page, in a list proven and still seen newest first, reaches below stop_before: the
+        rest of the list is older still, already read by an earlier sync."""
+        if self.stop_before is None or self.last_activity is None or self.last_activity >= self.stop_before:
+            return False
+        self.stopped_early = True
+        return True
+
     def next_pass(self) -> Optional[bool]:
         """At the end of a pass: None when the read is complete, else whether the next pass may stop at the
         top (True) or must walk the whole list (False)."""
-        missing = self.count is not None and not self.top_only and len(self.listed) < self.count
+        complete = not self.top_only and not self.stopped_early
+        missing = complete and self.count is not None and len(self.listed) < self.count
+        self.complete_newest_first |= complete and self.newest_first
         self.known.update(self.listed)
         if self.shifted_up or ((self.shifted_down or missing) and not self.newest_first):
             return False if self.full_passes < self.MAX_PASSES else None
@@ -152,6 +175,14 @@ class _ListRead:
     def settled(self) -> bool:
         """Whether the last pass saw the list stand still."""
         return not (self.shifted_up or self.shifted_down)
+
+    def order_proof(self, previous: Optional[str], now: str) -> Optional[str]:
+        """When a read whole and newest first last proved the list's order, after this read: now when this
+        read was one, none when any page was out of order, else the previous proof (an early stop proves
+        only the pages it read)."""
+        if self.out_of_order:
+            return None
+        return now if self.complete_newest_first else previous
 
 
 class _Where:
@@ -240,7 +271,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
             if last_page_token_value.restart:
                 read.start_pass(top_only=last_page_token_value.top_only)
         else:
-            read = _ListRead()
+            read = _ListRead(stop_before=_stop_before(self.config) if self.detect_movement else None)
         # The records Partoo sent (not those left after the state and start_date filters, which
         # last_page_size counts): parsed again only where needed, a messages page being read already.
         records: List[Any] = [None] * last_page_size
@@ -253,6 +284,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
             records = _first_list(body) or []
             if self.detect_movement:
                 at_known_page = read.observe(records, body.get("count") if isinstance(body, dict) else None)
+                at_known_page = at_known_page or read.reached_bound()
         where = _Where(response, stream_slice)
         if token is None or at_known_page:
             if not self.detect_movement:
@@ -264,6 +296,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
                     "is missed.", where, read.passes, "its top" if next_pass else "it",
                 )
                 return _Cursor("restart", read, restart=True, top_only=next_pass)
+            _remember_order(self.config, read)
             if not read.settled:
                 _LOGGER.warning(
                     "The list kept changing during %d successive reads (%s): a conversation that moved in "
@@ -296,6 +329,199 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         return _Cursor(token, read)
 
 
+# --- One read of the conversation list per sync, stopped early on a proven order (ListPlan) -------------
+
+# The config key under which SourcePartoo.read hands this sync's ListPlan to the components: a plain dict
+# (airbyte-cdk passes one config to every component; a manifest has no other channel into them).
+PLAN_KEY = "_partoo_list_plan"
+# Below the lowest saved position, the early stop reads on for this long: an inbox lists by last
+# activity, but a message can be dated a little before it reaches Partoo's list.
+ORDER_MARGIN = timedelta(hours=1)
+# Where the messages stream's state keeps the order proof, next to its position in the list.
+ORDER_KEY = "conversation_list"
+# plan id -> the order proof after this sync's read of the list (None: forgotten)
+_ORDER_PROOFS: Dict[str, Optional[str]] = {}
+
+
+def list_plan(
+    config: Config,
+    modes: Mapping[str, str],
+    conversations_state: Optional[Mapping[str, Any]],
+    messages_state: Optional[Mapping[str, Any]],
+) -> Dict[str, Any]:
+    """How this sync reads the conversation list: which streams read it (`modes`: the selected streams'
+    sync modes), and where it may stop.
+
+    The list may stop early only when a complete read proved it newest first (saved in the messages
+    state) less than `full_list_every_hours` ago: then it stops at the first page that reaches below the
+    lowest position any selected stream reads from (its saved position in the list, or start_date), minus
+    ORDER_MARGIN. (The conversations' hour of lookback is for lists not ordered newest first: in a proven
+    list a conversation whose activity changed is at the top, so the early stop does not read that hour.)
+    """
+    now = _activity(config.get("_partoo_sync_started_at"))
+    start = _activity(config.get("_partoo_start_datetime"))
+    parent = (messages_state or {}).get("parent_state") or {}
+    order = parent.get(ORDER_KEY) if isinstance(parent, Mapping) else None
+    proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
+    proof = proof if isinstance(proof, str) and _activity(proof) is not _NO_ACTIVITY else None
+    hours = config.get("full_list_every_hours", 24)
+    fresh = proof is not None and now - _activity(proof) < timedelta(hours=hours if isinstance(hours, (int, float)) else 24)
+
+    bounds: List[datetime] = []
+    readers = [name for name in ("conversations", "messages") if name in modes]
+    for name in readers:
+        position = None
+        if modes[name] == "incremental":
+            if name == "conversations":
+                saved = (conversations_state or {}).get("last_activity_at")
+                position = _activity(saved) if saved else None
+            else:
+                saved = (parent.get("conversations") or {}) if isinstance(parent, Mapping) else {}
+                saved = saved.get("last_activity_at") if isinstance(saved, Mapping) else None
+                position = _activity(saved) if saved else None
+        bounds.append(max(position, start) if position is not None and position is not _NO_ACTIVITY else start)
+    lowest = min(bounds) if bounds else start
+    stop_before = lowest - ORDER_MARGIN if fresh and lowest > _EPOCH else None
+    return {
+        "id": uuid.uuid4().hex,
+        "readers": readers,
+        "stop_before": stop_before.isoformat() if stop_before else None,
+        "order_proof": proof,
+        "now": now.strftime("%Y-%m-%d %H:%M:%S.%f%z"),
+    }
+
+
+def _stop_before(config: Config) -> Optional[datetime]:
+    plan = config.get(PLAN_KEY)
+    return _activity(plan["stop_before"]) if isinstance(plan, Mapping) and plan.get("stop_before") else None
+
+
+def _remember_order(config: Config, read: _ListRead) -> None:
+    """At the end of a read of the list: what the messages state saves about its order (order_proof)."""
+    plan = config.get(PLAN_KEY)
+    if isinstance(plan, Mapping):
+        _ORDER_PROOFS[plan["id"]] = read.order_proof(plan.get("order_proof"), plan["now"])
+
+
+def order_proof(config: Config) -> Optional[str]:
+    """The order proof to save with this sync's position: this sync's read's once it is done, else the
+    saved one."""
+    plan = config.get(PLAN_KEY)
+    if not isinstance(plan, Mapping):
+        return None
+    return _ORDER_PROOFS.get(plan["id"], plan.get("order_proof"))
+
+
+class SharedListPages:
+    """The pages of the conversation list, fetched once for both streams that read it in a sync.
+
+    `conversations` reads the list as its records and `messages` as its partitions, each with its own
+    SimpleRetriever (airbyte-cdk builds a parent stream for a substream and never shares it with the
+    stream of the same name). Both walk the same pages with the same decisions (the paginator decides
+    from the pages' content and the ListPlan only), so the requests they send are the same: keyed by pass
+    and cursor, the first reader to need a page fetches it, and the other gets the same page from a spool
+    file instead of a second request, whichever stream runs ahead; neither ever waits for the other's
+    progress, only for a fetch under way (so no worker can deadlock on another). A page whose fetch failed
+    (after the requester's own retries) or was not a 200 is never reused: the other reader sends it itself.
+    Pages are spooled to disk, not kept in memory, and forgotten once both readers had them.
+    """
+
+    def __init__(self, readers: int) -> None:
+        self._readers = readers
+        self._lock = threading.Lock()
+        self._pages: Dict[Tuple[int, Optional[str]], "_SpooledPage"] = {}
+        self._spool = tempfile.TemporaryFile(prefix="partoo-list-")
+        self._end = 0
+        self.shared = 0  # pages served from the spool (a request saved each)
+
+    def share(self, requester: Any) -> None:
+        """Route `requester`'s list requests through this object (an instance attribute: the requester
+        is the one airbyte-cdk built for that stream; its retries, budget and errors stay its own)."""
+        send = requester.send_request
+
+        def send_request(*args: Any, **kwargs: Any) -> Optional[requests.Response]:
+            return self._send(send, args, kwargs)
+
+        requester.send_request = send_request
+
+    def _send(self, send: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[requests.Response]:
+        token = (kwargs.get("next_page_token") or {}).get("next_page_token")
+        if isinstance(token, _Cursor):
+            key = (token.read.passes + 1, None) if token.restart else (token.read.passes, str(token))
+        else:
+            key = (1, None if token is None else str(token))
+        with self._lock:
+            page = self._pages.get(key)
+            owner = page is None
+            if owner:
+                page = self._pages[key] = _SpooledPage()
+        if owner:
+            try:
+                response = send(*args, **kwargs)
+            except BaseException:
+                page.ready.set()
+                raise
+            if response is not None and response.status_code == 200:
+                with self._lock:
+                    page.keep(response, self._spool, self._end)
+                    self._end += len(response.content)
+            page.ready.set()
+            return response
+        page.ready.wait()
+        if page.length is None:
+            return send(*args, **kwargs)
+        with self._lock:
+            page.served += 1
+            if page.served >= self._readers:
+                self._pages.pop(key, None)
+            self.shared += 1
+        return page.response(self._spool)
+
+
+class _SpooledPage:
+    """One page of the list in the spool file: where its body is, and what a Response needs besides."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.served = 1  # the reader that fetched it
+        self.length: Optional[int] = None
+
+    def keep(self, response: requests.Response, spool: Any, offset: int) -> None:
+        body = response.content
+        os.pwrite(spool.fileno(), body, offset)
+        self.offset, self.length = offset, len(body)
+        self.headers, self.url, self.request = dict(response.headers), response.url, response.request
+        self.encoding, self.reason, self.elapsed = response.encoding, response.reason, response.elapsed
+
+    def response(self, spool: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 200
+        response._content = os.pread(spool.fileno(), self.length, self.offset)  # type: ignore[arg-type]
+        response.headers = CaseInsensitiveDict(self.headers)
+        response.url, response.request, response.encoding = self.url, self.request, self.encoding
+        response.reason, response.elapsed = self.reason, self.elapsed
+        return response
+
+
+def _retriever(stream: Any) -> Any:
+    """The retriever of an airbyte-cdk 7.39.1 DefaultStream built from the manifest (private attributes:
+    the version is pinned, and unit_tests/test_shared_list.py fails if they move)."""
+    return stream._stream_partition_generator._partition_factory._retriever
+
+
+def share_list_reads(streams: Iterable[Any]) -> Optional[SharedListPages]:
+    """When both `conversations` and `messages` are read: one SharedListPages for their two list reads."""
+    by_name = {stream.name: stream for stream in streams}
+    conversations, messages = by_name.get("conversations"), by_name.get("messages")
+    router = getattr(getattr(messages, "cursor", None), "_partition_router", None)
+    if conversations is None or not isinstance(router, ConversationsByLastActivity):
+        return None
+    shared = SharedListPages(readers=2)
+    shared.share(_retriever(conversations).requester)
+    shared.share(_retriever(router.conversations.parent_stream_configs[0].stream).requester)
+    return shared
+
+
 @dataclass
 class AddLastActivity(RecordTransformation):
     """last_activity_at: the date of the conversation's last message, else its creation date."""
@@ -311,6 +537,7 @@ class AddLastActivity(RecordTransformation):
 
 
 _NO_ACTIVITY = datetime.min.replace(tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _activity(value: Any) -> datetime:
@@ -381,11 +608,19 @@ class ConversationsByLastActivity(PartitionRouter):
         At the end: the parent stream's own state, as airbyte-cdk computed it from the whole list.
         Either way no later than the sync's start (see __post_init__)."""
         if self._finished or self._initial_state is None:
-            return self._no_later_than_start(self.conversations.get_stream_state())
+            return self._with_order(self._no_later_than_start(self.conversations.get_stream_state()))
         if self._handed_out is None:
-            return deepcopy(self._initial_state)
+            return self._with_order(deepcopy(self._initial_state))
         position = self._handed_out if self._started is None else min(self._handed_out, self._started)
-        return {self._parent_name: {self._cursor_field: position.strftime(self.state_datetime_format)}}
+        return self._with_order({self._parent_name: {self._cursor_field: position.strftime(self.state_datetime_format)}})
+
+    def _with_order(self, state: Optional[Mapping[str, StreamState]]) -> Optional[Mapping[str, StreamState]]:
+        """The position in the list, with what the reads proved of the list's order (list_plan reads it).
+        airbyte-cdk reads its parent's state under the parent's name and leaves other keys alone."""
+        proof = order_proof(self.config)
+        if not state or proof is None:
+            return state
+        return {**state, ORDER_KEY: {"newest_first_at": proof}}
 
     def _no_later_than_start(self, state: Optional[Mapping[str, StreamState]]) -> Optional[Mapping[str, StreamState]]:
         saved = (state or {}).get(self._parent_name) or {}

@@ -28,6 +28,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerializer
 from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 
+from source_partoo.components import ORDER_KEY
+
 # The format the cursors write (manifest.yaml: definitions.state_datetime_format).
 STATE_FORMAT = "%Y-%m-%d %H:%M:%S.%f%z"
 # The keys airbyte-cdk's per-partition cursor writes for a substream (messages); all else is unknown.
@@ -177,6 +179,9 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
             field = f"parent_state.{parent_name}.{parent_cursor}"
             value = _date(name, field, position[parent_cursor], info["parent_formats"], now, warnings)
             fixed["parent_state"] = {parent_name: {parent_cursor: value}}
+            order = _order_proof(name, parent, warnings)
+            if order:
+                fixed["parent_state"][ORDER_KEY] = order
     if "states" in fixed and not isinstance(fixed["states"], list):
         raise StateError(_sentence(name, "has per-conversation states that are not a list", fixed["states"], cursor))
     if not fixed.get("state") and not fixed.get("states"):
@@ -184,6 +189,26 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
             warnings.append(f"The saved state of stream {name} has no {cursor} (it holds {_keys(state)}): {name} is read from start_date this time.")
         return None
     return fixed
+
+
+def _order_proof(stream: str, parent: Mapping[str, Any], warnings: List[str]) -> Optional[Dict[str, str]]:
+    """What a read proved of the conversation list's order (components.list_plan), kept when it is a date;
+    anything else is dropped with a warning: the list is then read whole, which loses nothing."""
+    if ORDER_KEY not in parent:
+        return None
+    order = parent[ORDER_KEY]
+    proof = order.get("newest_first_at") if isinstance(order, dict) else None
+    try:
+        dt.datetime.fromisoformat(proof) if isinstance(proof, str) else None
+    except ValueError:
+        proof = None
+    if not isinstance(proof, str):
+        warnings.append(
+            f"The saved state of stream {stream} has a parent_state.{ORDER_KEY} this connector cannot read "
+            f"({json.dumps(order)[:80]}): it is ignored, and this sync reads the whole conversation list."
+        )
+        return None
+    return {"newest_first_at": proof}
 
 
 def _date(stream: str, field: str, value: Any, formats: List[str], now: dt.datetime, warnings: List[str]) -> Any:

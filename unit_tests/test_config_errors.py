@@ -25,6 +25,8 @@ BAD_CONFIGS = {
     "requests_per_minute text": (make_config(requests_per_minute="300"), "Set requests_per_minute"),
     "num_workers too many": (make_config(num_workers=64), "Set num_workers to a whole number from 1 to 16"),
     "num_workers boolean": (make_config(num_workers=True), "Set num_workers"),
+    "full_list_every_hours negative": (make_config(full_list_every_hours=-1), "Set full_list_every_hours to a whole number"),
+    "full_list_every_hours text": (make_config(full_list_every_hours="24"), "Set full_list_every_hours"),
 }
 
 

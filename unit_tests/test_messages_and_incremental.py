@@ -96,10 +96,13 @@ def test_first_incremental_sync_emits_everything_and_small_state(partoo):
 
 def test_state_stays_the_same_size_however_many_conversations(partoo):
     seed(partoo, conversations=3)
-    small = str(last_state(run_read(make_config(), "messages", mode=INC), "messages"))
+    small = last_state(run_read(make_config(), "messages", mode=INC), "messages")
     seed(partoo, conversations=60)
-    large = str(last_state(run_read(make_config(), "messages", mode=INC), "messages"))
-    assert abs(len(large) - len(small)) < 10
+    large = last_state(run_read(make_config(), "messages", mode=INC), "messages")
+    for state in (small, large):  # the list's order proof: one date or none, depending on its order, not its size
+        proof = state["parent_state"].pop("conversation_list", {"newest_first_at": ""})
+        assert set(proof) == {"newest_first_at"}
+    assert abs(len(str(large)) - len(str(small))) < 10
 
 
 def test_second_sync_emits_only_what_changed_with_few_requests(partoo, requests_mock):

@@ -230,3 +230,22 @@ def test_each_streams_state_without_its_cursor_is_read_from_start_date(stream):
     messages, warned = check_state([stream_state(stream, {"foo": "bar"})], MANIFEST)
     assert messages == []
     assert any(f"stream {stream} has no" in w for w in warned)
+
+
+def test_the_list_order_proof_in_the_messages_state_is_kept():
+    state = own_state("messages", "2024-03-06T10:02:00+00:00")
+    state["parent_state"]["conversation_list"] = {"newest_first_at": "2024-03-06 11:00:00.000000+0000"}
+    messages, warned = check_state([stream_state("messages", state)], MANIFEST)
+    assert warned == []
+    assert json.loads(json.dumps(messages[0].stream.stream_state.__dict__, default=vars)) == state
+
+
+@pytest.mark.parametrize("proof", [{"newest_first_at": "yesterday"}, {"newest_first_at": 3}, "true"])
+def test_a_list_order_proof_that_cannot_be_read_is_dropped_with_a_warning(proof):
+    # Dropping it only costs a complete read of the list; the positions are kept.
+    state = own_state("messages", "2024-03-06T10:02:00+00:00")
+    state["parent_state"]["conversation_list"] = proof
+    messages, warned = check_state([stream_state("messages", state)], MANIFEST)
+    kept = json.loads(json.dumps(messages[0].stream.stream_state.__dict__, default=vars))
+    assert "conversation_list" not in kept["parent_state"] and kept["state"] == state["state"]
+    assert any("conversation_list" in w and "whole conversation list" in w for w in warned)

@@ -12,6 +12,7 @@ def test_spec_declares_exactly_the_documented_properties(cli):
     assert spec["required"] == ["api_key"]
     assert set(spec["properties"]) == {
         "api_key", "environment", "base_url", "business_ids", "start_date", "requests_per_minute", "num_workers",
+        "full_list_every_hours",
     }
 
 
