@@ -4,8 +4,10 @@ first, incremental syncs that stop at the first page older than the saved positi
 import datetime as dt
 import json
 import random
+import threading
 from typing import Any, Dict, List
 
+import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
 
@@ -242,3 +244,23 @@ def test_a_malformed_page_is_retried_and_never_shared(requests_mock, sleeps):
     assert len(set(record_ids(output, "messages"))) == 300
     # 3 pages, once for both streams, plus the one retry of the malformed page
     assert cursors_sent(partoo) == [None, "off-100", "off-100", "off-200"]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 16])
+def test_both_streams_share_the_list_with_any_number_of_workers_without_waiting_on_each_other(
+    requests_mock, sleeps, workers
+):
+    # Partition generation (messages) and the conversations partition run on the same pool: with one worker,
+    # a stream that waited for the other's progress would hang. The read runs in a thread, joined with a
+    # deadline (no sleeping: join returns as soon as the read is done).
+    partoo = LivePartoo(requests_mock)
+    inbox(partoo, 500)
+    result: Dict[str, Any] = {}
+    reader = threading.Thread(target=lambda: result.update(output=sync(partoo, num_workers=workers)), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    assert not reader.is_alive(), "the read hung"
+    output = result["output"]
+    assert sorted(record_ids(output, "conversations")) == list(range(1, 501))
+    assert sorted(record_ids(output, "messages")) == [c * 100 for c in range(1, 501)]
+    assert len(partoo.requests("/conversations")) == 5
