@@ -35,6 +35,14 @@ authenticator, which can refuse a redirect before requests follows it.
 6. UnreachableServer ends a connection that cannot be made (refused, DNS, TLS, proxy) as a config_error
 naming the server and what to check. A manifest's HttpResponseFilter only ever matches responses, never
 exceptions, so YAML can retry a failed connection but cannot say why it failed (see the class).
+
+7. list_plan and SharedListPages make a sync's reads of the conversation list cost what changed. airbyte-cdk
+builds the messages' parent stream apart from the `conversations` stream, so selecting both read the list
+twice, and no manifest component can share responses between two streams: SharedListPages hands the pages
+one stream fetched to the other. A manifest cannot save anything in a state beyond a cursor's value, nor
+stop a cursor paginator on the saved position: list_plan (from the catalog and both streams' saved states,
+handed over by SourcePartoo.read) tells the paginator where a list proven newest first may stop, and the
+messages partition router saves that proof next to its position in the list.
 """
 
 import logging
