@@ -16,6 +16,7 @@ from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import 
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 from source_partoo import components
+from source_partoo import tuning
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 
@@ -47,6 +48,11 @@ class SourcePartoo(YamlDeclarativeSource):
         if self._checked_state is not None:
             return list(self._checked_state)
         return super().read_state(state_path)
+
+    def streams(self, config):
+        streams = super().streams(config)
+        tuning.apply(self, streams)
+        return streams
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The manifest's check, with its failure message as the one sentence the manifest wrote.

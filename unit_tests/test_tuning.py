@@ -1,0 +1,179 @@
+"""source_partoo/tuning.py: airbyte-cdk's per-sync bookkeeping stays bounded however many conversations
+there are, and the records and the state are exactly those of a read without it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Dict, List, Tuple
+
+import pytest
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.incremental import concurrent_partition_cursor
+from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import ConcurrentPerPartitionCursor
+from airbyte_cdk.test.entrypoint_wrapper import read
+from airbyte_cdk.test.state_builder import StateBuilder
+from requests import PreparedRequest
+
+from source_partoo import tuning
+from source_partoo.source import SourcePartoo
+
+from .conftest import catalog, conversation, last_state, make_config, message
+
+CONVERSATIONS = 120
+real_sleep = time.sleep
+BOUND = 8  # tuning.MAX_PENDING_PARTITIONS for these tests: well under the number of conversations
+
+
+def seed(partoo: Any) -> None:
+    """120 conversations, the c-th with 2 messages on day i % 28 + 1; its last activity is its last message."""
+    partoo.conversations, partoo.messages = [], {}
+    for c in range(1, CONVERSATIONS + 1):
+        day = f"2024-03-{c % 28 + 1:02d} 10:{c % 60:02d}"
+        msgs = [message(c * 100 + k, c, f"{day}:{k:02d}.000000+00:00") for k in range(2)]
+        partoo.messages[c] = msgs
+        partoo.conversations.append(conversation(c, last=msgs[-1]["date"]))
+
+
+class Watch:
+    """What tuning.apply was given, and how often the partition generator found the pool full."""
+
+    def __init__(self) -> None:
+        self.applied: List[Tuple[Any, List[Any]]] = []
+        self.waits = 0  # times the partition generator found the pool full and waited
+
+    def cursor(self) -> ConcurrentPerPartitionCursor:
+        streams = self.applied[-1][1]
+        return next(s._cursor for s in streams if s.name == "messages")
+
+
+def source_pool(watch: Watch) -> Any:
+    return watch.applied[-1][0]._concurrent_source._threadpool
+
+
+@pytest.fixture
+def watch(monkeypatch: pytest.MonkeyPatch) -> Watch:
+    monkeypatch.setattr(tuning, "MAX_PENDING_PARTITIONS", BOUND)
+    # The per-sync lookback airbyte-cdk saves is the sync's duration in seconds (rounded up): the same for
+    # two syncs of well under a second each, unless one crosses a second; fixed here to compare states.
+    monkeypatch.setattr(concurrent_partition_cursor.Timer, "finish", lambda self: 1)
+    watched = Watch()
+    apply = tuning.apply
+
+    def watching_apply(source: Any, streams: List[Any]) -> None:
+        watched.applied.append((source, streams))
+        apply(source, streams)
+        pool = source._concurrent_source._threadpool
+        full = pool.prune_to_validate_has_reached_futures_limit
+
+        def counting_full() -> bool:
+            waits = full()
+            if waits:  # the generator then calls time.sleep, which the `sleeps` fixture makes return at once:
+                watched.waits += 1
+                real_sleep(0.001)  # let the workers run rather than spin
+            return waits
+
+        pool.prune_to_validate_has_reached_futures_limit = counting_full
+
+    monkeypatch.setattr(tuning, "apply", watching_apply)
+    return watched
+
+
+def sync(mode: SyncMode = SyncMode.full_refresh, state: Any = None) -> Any:
+    config = make_config(num_workers=4)
+    configured = catalog("conversations", "messages", mode=mode)
+    return read(SourcePartoo(catalog=configured, config=config, state=state), config, configured, state=state)
+
+
+def outcome(output: Any) -> Dict[str, Any]:
+    """The records of each stream (in any order: workers finish partitions in any order) and the final
+    state of each stream."""
+    records: Dict[str, List[str]] = {}
+    for m in output.records:
+        records.setdefault(m.record.stream, []).append(json.dumps(m.record.data, sort_keys=True))
+    return {"records": {k: sorted(v) for k, v in records.items()},
+            "state": {name: last_state(output, name) for name in ("conversations", "messages")},
+            "warnings": [m.log.message for m in output.logs if m.log.level.value in ("WARN", "ERROR")]}
+
+
+def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tuning, "_bound_pending_partitions", lambda source: None)
+    monkeypatch.setattr(tuning, "_forget_requests_counted", lambda source: None)
+    monkeypatch.setattr(tuning, "_keep_no_finished_cursors", lambda cursor: None)
+    monkeypatch.setattr(tuning, "_one_cursor_for_the_filter", lambda cursor: None)
+
+
+def test_a_full_sync_keeps_no_finished_cursor_and_a_bounded_pool(partoo: Any, watch: Watch) -> None:
+    seed(partoo)
+    output = sync()
+    assert len([m for m in output.records if m.record.stream == "messages"]) == 2 * CONVERSATIONS
+    cursor = watch.cursor()
+    assert cursor._use_global_cursor
+    assert len(cursor._cursor_per_partition) == 0
+    assert cursor._number_of_partitions == CONVERSATIONS  # every partition went through it
+    # The partition generator waits while the pool holds the bound (the main thread still submits what it
+    # had queued before: a burst can pass the bound, as airbyte-cdk's PartitionEnqueuer says).
+    assert source_pool(watch)._max_concurrent_tasks == BOUND
+    assert watch.waits > 0
+    assert not outcome(output)["warnings"]
+
+
+def test_without_tuning_the_same_sync_keeps_every_cursor_and_every_partition(partoo: Any, watch: Watch,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the test above guards against (and proof that its watch sees it)."""
+    untuned(monkeypatch)
+    seed(partoo)
+    sync()
+    assert len(watch.cursor()._cursor_per_partition) == CONVERSATIONS
+    assert source_pool(watch)._max_concurrent_tasks == 10_000
+    assert watch.waits == 0
+
+
+def saved_state() -> Any:
+    """Conversations listed again: those active since March 14; messages kept: those since March 20 (less a
+    lookback of 1 s), so the client-side filter (should_be_synced) drops the others."""
+    return (StateBuilder()
+            .with_stream_state("conversations", {"last_activity_at": "2024-03-14 00:00:00.000000+0000"})
+            .with_stream_state("messages", {"use_global_cursor": True, "state": {"date": "2024-03-20 00:00:00.000000+0000"},
+                                            "lookback_window": 1,
+                                            "parent_state": {"conversations": {"last_activity_at": "2024-03-14 00:00:00.000000+0000"}}})
+            .build())
+
+
+def test_records_and_state_are_those_of_a_read_without_tuning(partoo: Any, watch: Watch,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(partoo)
+    tuned = [outcome(sync()), outcome(sync(SyncMode.incremental, saved_state()))]
+    with monkeypatch.context() as m:
+        untuned(m)
+        plain = [outcome(sync()), outcome(sync(SyncMode.incremental, saved_state()))]
+    assert tuned == plain
+    days = {json.loads(r)["date"][:10] for r in tuned[1]["records"]["messages"]}
+    assert days and min(days) == "2024-03-20"  # the filter did drop messages (March 14 to 19)
+    assert tuned[1]["state"]["messages"]["state"] == {"date": "2024-03-28 10:55:01.000000+0000"}
+
+
+def test_the_record_filter_builds_one_cursor_per_state_not_one_per_record(partoo: Any, watch: Watch,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    built = []
+    create = ConcurrentPerPartitionCursor._create_cursor
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(self._stream_name)
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConcurrentPerPartitionCursor, "_create_cursor", counting)
+    seed(partoo)
+    sync()
+    # One per partition, to make its slice, and one for the filter (without tuning: one per record too).
+    assert built.count("messages") == CONVERSATIONS + 1
+
+
+def test_the_request_budget_keeps_no_request(partoo: Any, watch: Watch) -> None:
+    seed(partoo)
+    sync()
+    source = watch.applied[-1][0]
+    (policy,) = source._constructor._api_budget._policies
+    counted = policy._bucket.items
+    assert len(counted) == len(partoo.mocker.request_history) > CONVERSATIONS  # every request, counted
+    assert not any(isinstance(item.name, PreparedRequest) for item in counted)
