@@ -11,6 +11,7 @@ are built (SourcePartoo.streams). Records and state are exactly the same with or
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import ConcurrentPerPartitionCursor
@@ -29,11 +30,23 @@ def apply(source: Any, streams: List[Any]) -> None:
     """Bound the memory of `source`'s read and spare `streams` per-record work; records and state unchanged."""
     _bound_pending_partitions(source)
     _forget_requests_counted(source)
-    for stream in streams:
+    for stream in streams + _parent_streams(streams):
         cursor = getattr(stream, "_cursor", None)
+        _parse_each_value_once(getattr(cursor, "_connector_state_converter", None))
         if isinstance(cursor, ConcurrentPerPartitionCursor) and cursor._use_global_cursor:
             _keep_no_finished_cursors(cursor)
             _one_cursor_for_the_filter(cursor)
+
+
+def _parent_streams(streams: List[Any]) -> List[Any]:
+    """The parent streams a substream reads itself (the conversation list inside messages' router)."""
+    parents = []
+    for stream in streams:
+        router = getattr(getattr(stream, "_cursor", None), "_partition_router", None)
+        for inner in [router, *vars(router).values()] if router is not None else []:
+            parents += [config.stream for config in getattr(inner, "parent_stream_configs", None) or []
+                        if not isinstance(inner, type)]
+    return parents
 
 
 def _bound_pending_partitions(source: Any) -> None:
@@ -83,7 +96,10 @@ def _one_cursor_for_the_filter(cursor: ConcurrentPerPartitionCursor) -> None:
             return per_record(record)
         state, lookback = cursor._global_cursor, cursor._lookback_window
         if not built or built[-1][0] != state or built[-1][1] != lookback:
-            built[:] = [(dict(state) if state else state, lookback, cursor._get_cursor(record))]
+            filter_cursor = cursor._get_cursor(record)
+            # The same formats (the same manifest cursor), so the parses it remembers serve observe too.
+            filter_cursor._connector_state_converter.parse_timestamp = cursor._connector_state_converter.parse_timestamp
+            built[:] = [(dict(state) if state else state, lookback, filter_cursor)]
         return built[-1][2].should_be_synced(record)
 
     cursor.should_be_synced = should_be_synced  # type: ignore[method-assign]
@@ -102,3 +118,21 @@ def _forget_requests_counted(source: Any) -> None:
             count = limiter.try_acquire
             limiter.try_acquire = lambda request, weight=1: count("request", weight)  # type: ignore[method-assign]
             policy._partoo_counts_names = True  # type: ignore[attr-defined]
+
+
+def _parse_each_value_once(converter: Any) -> None:
+    # A record's cursor value is parsed twice, each time by strptime over the manifest's formats in turn:
+    # by the client-side filter (should_be_synced) and by the cursor (observe), one right after the other
+    # in the same worker thread. A few recent values remembered, per converter, make the second parse a
+    # lookup: the same function of the same string, and datetimes are immutable. Values that are not
+    # strings, and failures (ValueError, re-raised each time), go to airbyte-cdk's method as before.
+    parse = getattr(converter, "parse_timestamp", None)
+    if parse is None or getattr(converter, "_partoo_remembers", False):
+        return
+    remembered = lru_cache(maxsize=64)(parse)
+
+    def parse_timestamp(timestamp: Any) -> Any:
+        return remembered(timestamp) if type(timestamp) is str else parse(timestamp)
+
+    converter.parse_timestamp = parse_timestamp
+    converter._partoo_remembers = True

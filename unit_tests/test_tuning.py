@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 from airbyte_cdk.sources.declarative.incremental import concurrent_partition_cursor
 from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import ConcurrentPerPartitionCursor
 from airbyte_cdk.test.entrypoint_wrapper import read
@@ -101,6 +102,7 @@ def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tuning, "_forget_requests_counted", lambda source: None)
     monkeypatch.setattr(tuning, "_keep_no_finished_cursors", lambda cursor: None)
     monkeypatch.setattr(tuning, "_one_cursor_for_the_filter", lambda cursor: None)
+    monkeypatch.setattr(tuning, "_parse_each_value_once", lambda converter: None)
 
 
 def test_a_full_sync_keeps_no_finished_cursor_and_a_bounded_pool(partoo: Any, watch: Watch) -> None:
@@ -177,3 +179,24 @@ def test_the_request_budget_keeps_no_request(partoo: Any, watch: Watch) -> None:
     counted = policy._bucket.items
     assert len(counted) == len(partoo.mocker.request_history) > CONVERSATIONS  # every request, counted
     assert not any(isinstance(item.name, PreparedRequest) for item in counted)
+
+
+def test_each_cursor_value_is_parsed_once_not_twice(partoo: Any, watch: Watch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client-side filter and the cursor each parse a record's cursor value, one after the other
+    (the conversation list read as messages' parent too)."""
+    parsed: List[str] = []
+    parse = DatetimeParser.parse
+
+    def counting(self: Any, date: Any, format: str) -> Any:
+        parsed.append(date)
+        return parse(self, date, format)
+
+    monkeypatch.setattr(DatetimeParser, "parse", counting)
+    seed(partoo)
+    tuned = outcome(sync())
+    tuned_parses, parsed[:] = len(parsed), []
+    with monkeypatch.context() as m:
+        untuned(m)
+        plain = outcome(sync())
+    assert tuned == plain
+    assert tuned_parses <= len(parsed) / 2
