@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Tuple
 
 from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import ConcurrentPerPartitionCursor
 from airbyte_cdk.sources.streams.call_rate import MovingWindowCallRatePolicy
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
-from airbyte_cdk.sources.types import Record
 
 # Partitions handed to the thread pool and not yet pruned: each pending one holds its slice and
 # request options, each done one a Future. airbyte-cdk allows 10,000 (ThreadPoolManager's
@@ -35,7 +34,7 @@ def apply(source: Any, streams: List[Any]) -> None:
         _parse_each_value_once(getattr(cursor, "_connector_state_converter", None))
         if isinstance(cursor, ConcurrentPerPartitionCursor) and cursor._use_global_cursor:
             _keep_no_finished_cursors(cursor)
-            _one_cursor_for_the_filter(cursor)
+            _one_cursor_per_global_state(cursor)
 
 
 def _parent_streams(streams: List[Any]) -> List[Any]:
@@ -81,28 +80,33 @@ class _NothingKept(OrderedDict):  # type: ignore[type-arg]
         pass
 
 
-def _one_cursor_for_the_filter(cursor: ConcurrentPerPartitionCursor) -> None:
-    # In global mode, should_be_synced (the client-side incremental filter, per record) builds a new
-    # ConcurrentCursor from the global state each time (_get_cursor -> _create_cursor: a deepcopy of the
-    # state, a state conversion and a datetime parse). That cursor depends only on the global state and
-    # the lookback window, which change only when the sync ends (ensure_at_least_one_state_emitted), and
-    # its should_be_synced reads the clock itself (end_provider), so one cursor per (state, lookback)
-    # gives the same answer. Outside global mode airbyte-cdk's own method runs.
-    per_record: Callable[[Record], bool] = cursor.should_be_synced
-    built: List[Tuple[Optional[Mapping[str, Any]], int, ConcurrentCursor]] = []
+def _one_cursor_per_global_state(cursor: ConcurrentPerPartitionCursor) -> None:
+    # In global mode every cursor ConcurrentPerPartitionCursor builds is built from the same two values,
+    # the global state and the lookback window, which change only when the sync ends
+    # (ensure_at_least_one_state_emitted): one for each partition, to make its slice
+    # (_generate_slices_from_partition), and one for each record, for the client-side filter
+    # (should_be_synced -> _get_cursor). Each is a deepcopy of the state, a cursor built by the model
+    # factory (the manifest's start_datetime rendered by Jinja again) and a state conversion. Global mode
+    # never observes or closes them: the slice reads the clock when it is made (end_provider), the filter
+    # when it filters, and merging the cursor's state again is a no-op. So one cursor per (state, lookback)
+    # gives the same slices and the same answers. Outside global mode airbyte-cdk's own method runs.
+    build = cursor._create_cursor
+    built: List[Tuple[Mapping[str, Any], int, ConcurrentCursor]] = []
 
-    def should_be_synced(record: Record) -> bool:
-        if not cursor._use_global_cursor or not record.associated_slice:
-            return per_record(record)
-        state, lookback = cursor._global_cursor, cursor._lookback_window
-        if not built or built[-1][0] != state or built[-1][1] != lookback:
-            filter_cursor = cursor._get_cursor(record)
+    def create_cursor(cursor_state: Any, runtime_lookback_window: int = 0) -> ConcurrentCursor:
+        if not cursor._use_global_cursor:
+            return build(cursor_state, runtime_lookback_window)
+        state = dict(cursor_state or {})
+        last = built[-1] if built else None
+        if last is None or last[0] != state or last[1] != runtime_lookback_window:
+            made = build(cursor_state, runtime_lookback_window)
             # The same formats (the same manifest cursor), so the parses it remembers serve observe too.
-            filter_cursor._connector_state_converter.parse_timestamp = cursor._connector_state_converter.parse_timestamp
-            built[:] = [(dict(state) if state else state, lookback, filter_cursor)]
-        return built[-1][2].should_be_synced(record)
+            made._connector_state_converter.parse_timestamp = cursor._connector_state_converter.parse_timestamp
+            last = (state, runtime_lookback_window, made)
+            built[:] = [last]
+        return last[2]
 
-    cursor.should_be_synced = should_be_synced  # type: ignore[method-assign]
+    cursor._create_cursor = create_cursor  # type: ignore[method-assign]
 
 
 def _forget_requests_counted(source: Any) -> None:

@@ -4,7 +4,6 @@ there are, and the records and the state are exactly those of a read without it.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -22,7 +21,6 @@ from source_partoo.source import SourcePartoo
 from .conftest import catalog, conversation, last_state, make_config, message
 
 CONVERSATIONS = 120
-real_sleep = time.sleep
 BOUND = 8  # tuning.MAX_PENDING_PARTITIONS for these tests: well under the number of conversations
 
 
@@ -37,11 +35,10 @@ def seed(partoo: Any) -> None:
 
 
 class Watch:
-    """What tuning.apply was given, and how often the partition generator found the pool full."""
+    """What tuning.apply was given."""
 
     def __init__(self) -> None:
         self.applied: List[Tuple[Any, List[Any]]] = []
-        self.waits = 0  # times the partition generator found the pool full and waited
 
     def cursor(self) -> ConcurrentPerPartitionCursor:
         streams = self.applied[-1][1]
@@ -64,17 +61,6 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Watch:
     def watching_apply(source: Any, streams: List[Any]) -> None:
         watched.applied.append((source, streams))
         apply(source, streams)
-        pool = source._concurrent_source._threadpool
-        full = pool.prune_to_validate_has_reached_futures_limit
-
-        def counting_full() -> bool:
-            waits = full()
-            if waits:  # the generator then calls time.sleep, which the `sleeps` fixture makes return at once:
-                watched.waits += 1
-                real_sleep(0.001)  # let the workers run rather than spin
-            return waits
-
-        pool.prune_to_validate_has_reached_futures_limit = counting_full
 
     monkeypatch.setattr(tuning, "apply", watching_apply)
     return watched
@@ -101,7 +87,7 @@ def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tuning, "_bound_pending_partitions", lambda source: None)
     monkeypatch.setattr(tuning, "_forget_requests_counted", lambda source: None)
     monkeypatch.setattr(tuning, "_keep_no_finished_cursors", lambda cursor: None)
-    monkeypatch.setattr(tuning, "_one_cursor_for_the_filter", lambda cursor: None)
+    monkeypatch.setattr(tuning, "_one_cursor_per_global_state", lambda cursor: None)
     monkeypatch.setattr(tuning, "_parse_each_value_once", lambda converter: None)
 
 
@@ -113,10 +99,9 @@ def test_a_full_sync_keeps_no_finished_cursor_and_a_bounded_pool(partoo: Any, wa
     assert cursor._use_global_cursor
     assert len(cursor._cursor_per_partition) == 0
     assert cursor._number_of_partitions == CONVERSATIONS  # every partition went through it
-    # The partition generator waits while the pool holds the bound (the main thread still submits what it
-    # had queued before: a burst can pass the bound, as airbyte-cdk's PartitionEnqueuer says).
+    # The partition generator waits while the pool holds this many (how often depends on the threads'
+    # timing: bench/run.py's memory figure shows the effect).
     assert source_pool(watch)._max_concurrent_tasks == BOUND
-    assert watch.waits > 0
     assert not outcome(output)["warnings"]
 
 
@@ -128,7 +113,6 @@ def test_without_tuning_the_same_sync_keeps_every_cursor_and_every_partition(par
     sync()
     assert len(watch.cursor()._cursor_per_partition) == CONVERSATIONS
     assert source_pool(watch)._max_concurrent_tasks == 10_000
-    assert watch.waits == 0
 
 
 def saved_state() -> Any:
@@ -155,7 +139,7 @@ def test_records_and_state_are_those_of_a_read_without_tuning(partoo: Any, watch
     assert tuned[1]["state"]["messages"]["state"] == {"date": "2024-03-28 10:55:01.000000+0000"}
 
 
-def test_the_record_filter_builds_one_cursor_per_state_not_one_per_record(partoo: Any, watch: Watch,
+def test_one_cursor_per_global_state_not_one_per_partition_and_per_record(partoo: Any, watch: Watch,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     built = []
     create = ConcurrentPerPartitionCursor._create_cursor
@@ -167,8 +151,8 @@ def test_the_record_filter_builds_one_cursor_per_state_not_one_per_record(partoo
     monkeypatch.setattr(ConcurrentPerPartitionCursor, "_create_cursor", counting)
     seed(partoo)
     sync()
-    # One per partition, to make its slice, and one for the filter (without tuning: one per record too).
-    assert built.count("messages") == CONVERSATIONS + 1
+    # Without tuning: one per partition, to make its slice, and one per record, for the filter.
+    assert built.count("messages") == 1
 
 
 def test_the_request_budget_keeps_no_request(partoo: Any, watch: Watch) -> None:
