@@ -2,9 +2,10 @@
 
 A full sync of both streams reads one messages partition per conversation. airbyte-cdk sizes its
 bookkeeping for that with constants (25,000 finished cursors, 10,000 pending partitions) and no
-manifest field, so the connector's memory grew with the organization (docs/performance.md). `apply`
-sets these bounds on this source's own instances (never on airbyte-cdk's classes), once the streams
-are built (SourcePartoo.streams). Records and state are exactly the same with or without it
+manifest field, so the connector's memory grew with the organization (docs/performance.md); and it
+builds a cursor, and parses a cursor value, more often per record than the answer needs. `apply` sets
+these bounds and shortcuts on this source's own instances (never on airbyte-cdk's classes), once the
+streams are built (SourcePartoo.streams). Records and state are exactly the same with or without it
 (unit_tests/test_tuning.py).
 """
 
@@ -20,8 +21,8 @@ from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 
 # Partitions handed to the thread pool and not yet pruned: each pending one holds its slice and
 # request options, each done one a Future. airbyte-cdk allows 10,000 (ThreadPoolManager's
-# DEFAULT_MAX_QUEUE_SIZE); 16 workers (the spec's maximum) finish a few hundred a second at most, and
-# the partition generator only waits 0.1 s when the pool is full, so 400 keep every worker busy.
+# DEFAULT_MAX_QUEUE_SIZE). Each partition is at least one request, and the spec allows 6,000 a minute (100
+# a second): 400 are 4 seconds of work, and the partition generator waits 0.1 s when the pool is full.
 MAX_PENDING_PARTITIONS = 400
 
 
@@ -43,8 +44,7 @@ def _parent_streams(streams: List[Any]) -> List[Any]:
     for stream in streams:
         router = getattr(getattr(stream, "_cursor", None), "_partition_router", None)
         for inner in [router, *vars(router).values()] if router is not None else []:
-            parents += [config.stream for config in getattr(inner, "parent_stream_configs", None) or []
-                        if not isinstance(inner, type)]
+            parents += [config.stream for config in getattr(inner, "parent_stream_configs", None) or []]
     return parents
 
 
