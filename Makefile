@@ -35,10 +35,12 @@ sync: install
 	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb]"; exit 2; }
 	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB))
 
-## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md). Adds the bench extra
+## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md): bench.run (rate, CPU,
+## memory, against dlt), then bench.cost (requests of incremental syncs). Adds the bench extra
 ## (dlt, the peer) to .venv; `make install` and `make test` never need it.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.cost
 
 ## Soak: successive incremental syncs of a live inbox, and a sync past airbyte-cdk's partition limit
 ## (figures for docs/reliability.md, never pass/fail).

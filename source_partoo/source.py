@@ -23,6 +23,7 @@ from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import 
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 from source_partoo import components
+from source_partoo import tuning
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 
@@ -73,6 +74,8 @@ class SourcePartoo(YamlDeclarativeSource):
 
     def streams(self, config: Mapping[str, Any]) -> List[Any]:  # type: ignore[override]
         streams = super().streams(config)
+        # Bounds on airbyte-cdk's bookkeeping that the manifest has no field for (tuning.py).
+        tuning.apply(self, streams)
         plan = self._config.get(components.PLAN_KEY)
         if plan and len(plan["readers"]) == 2:
             # One read of the conversation list for both streams (components.SharedListPages): airbyte-cdk
