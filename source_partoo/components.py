@@ -102,7 +102,9 @@ class _ListRead:
     def __init__(self, stop_before: Optional[datetime] = None) -> None:
         self.passes = 0
         self.full_passes = 0
-        self.known: Dict[Any, str] = {}  # every id listed by the previous passes, with its activity
+        # Every id listed by the previous passes, with its activity's hash: two dicts of every conversation
+        # per read, so hashes (an int) rather than the dates (strings of 32 characters) they came with.
+        self.known: Dict[Any, int] = {}
         self.top_only = False
         # The early stop (ListPlan): every pass ends at the first page that reaches below stop_before, as
         # long as every page this read has seen lists the newest activity first; one page out of order
@@ -117,7 +119,7 @@ class _ListRead:
         self.full_passes += not top_only
         self.top_only = top_only
         self.cursors: Set[str] = set()
-        self.listed: Dict[Any, str] = {}
+        self.listed: Dict[Any, int] = {}
         self.count: Optional[int] = None
         self.shifted_up = False
         self.shifted_down = False
@@ -134,14 +136,15 @@ class _ListRead:
                 seen_before = False
                 continue
             key, activity = record["id"], _last_activity(record)
+            hashed = hash(activity)
             previous = self.listed.get(key)
             if previous is not None:
-                if previous == activity:
+                if previous == hashed:
                     self.shifted_down = True
                 else:
                     self.shifted_up = True
-            self.listed[key] = activity
-            if self.known.get(key) != activity:
+            self.listed[key] = hashed
+            if self.known.get(key) != hashed:
                 seen_before = False
             if activity is not None:
                 parsed = _activity(activity)
@@ -172,7 +175,10 @@ class _ListRead:
         complete = not self.top_only and not self.stopped_early
         missing = complete and self.count is not None and len(self.listed) < self.count
         self.complete_newest_first |= complete and self.newest_first
-        self.known.update(self.listed)
+        if self.known:
+            self.known.update(self.listed)
+        else:  # the first pass: no copy of a dict of every conversation
+            self.known = self.listed
         if self.shifted_up or ((self.shifted_down or missing) and not self.newest_first):
             return False if self.full_passes < self.MAX_PASSES else None
         if self.shifted_down or missing:
@@ -676,7 +682,7 @@ class PageRecords(RecordExtractor):
     once_per_activity: bool = False
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._extracted: Set[Tuple[Any, Any]] = set()
+        self._extracted: Set[Tuple[Any, int]] = set()
         self._lock = threading.Lock()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
@@ -688,7 +694,8 @@ class PageRecords(RecordExtractor):
                 yield from records
                 continue
             for record in records:
-                key = (record.get("id"), _last_activity(record)) if isinstance(record, dict) else (None, None)
+                # The activity's hash, not the date (a string of 32 characters): one pair per conversation.
+                key = (record.get("id"), hash(_last_activity(record))) if isinstance(record, dict) else (None, None)
                 with self._lock:
                     if key in self._extracted:
                         continue
