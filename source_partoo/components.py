@@ -446,7 +446,6 @@ class SharedListPages:
         self._pages: Dict[Tuple[int, Optional[str]], "_SpooledPage"] = {}
         self._spool = tempfile.TemporaryFile(prefix="partoo-list-")
         self._end = 0
-        self.shared = 0  # pages served from the spool (a request saved each)
 
     def share(self, requester: Any) -> None:
         """Route `requester`'s list requests through this object (an instance attribute: the requester
@@ -488,7 +487,6 @@ class SharedListPages:
             page.served += 1
             if page.served >= self._readers:
                 self._pages.pop(key, None)
-            self.shared += 1
         return page.response(self._spool)
 
 
