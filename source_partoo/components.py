@@ -517,7 +517,7 @@ class _SpooledPage:
 
 def _retriever(stream: Any) -> Any:
     """The retriever of an airbyte-cdk 7.39.1 DefaultStream built from the manifest (private attributes:
-    the version is pinned, and unit_tests/test_shared_list.py fails if they move)."""
+    the version is pinned, and unit_tests/test_one_list_read.py fails if they move)."""
     return stream._stream_partition_generator._partition_factory._retriever
 
 
