@@ -43,6 +43,11 @@ one stream fetched to the other. A manifest cannot save anything in a state beyo
 stop a cursor paginator on the saved position: list_plan (from the catalog and both streams' saved states,
 handed over by SourcePartoo.read) tells the paginator where a list proven newest first may stop, and the
 messages partition router saves that proof next to its position in the list.
+
+8. json_body and decoded parse a response's body once. airbyte-cdk parses a page up to four times: the
+HttpResponseFilter with a predicate (`not_a_page`) with requests' pure-Python json, the extractor's and the
+paginator's decoders with orjson, and the paginator's own checks; a manifest has no way to share one
+parse between components. A page's records are the same objects for every reader after the first.
 """
 
 import logging
@@ -58,12 +63,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
 from urllib.parse import urljoin, urlsplit
 
+import orjson
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
-from airbyte_cdk.sources.declarative.decoders import Decoder
+from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder, PaginationDecoderDecorator
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers import PartitionRouter, SubstreamPartitionRouter
@@ -79,6 +85,73 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 _LOGGER = logging.getLogger("airbyte")
+
+
+# --- A response's body, parsed once for all its readers (item 8) ---------------------------------------
+
+_BODY = "_partoo_body"  # where a response keeps its parsed body (in its __dict__: Response has no slots)
+_NOT_PARSED = object()  # not parsed yet
+_NOT_ORJSON = object()  # not JSON to orjson: each reader falls back to its own parser, as without this
+
+
+def _orjson_body(response: requests.Response) -> Any:
+    body = response.__dict__.get(_BODY, _NOT_PARSED)
+    if body is _NOT_PARSED:
+        body = _NOT_ORJSON
+        # requests decodes a body with the charset the server declares (JSON is UTF-8 unless it says
+        # otherwise), orjson always as UTF-8: a body declared in another charset keeps requests' own path.
+        encoding = (response.encoding or "utf-8").lower().replace("-", "").replace("_", "")
+        if encoding == "utf8":
+            try:
+                body = orjson.loads(response.content)
+            except (orjson.JSONDecodeError, TypeError):
+                pass
+        response.__dict__[_BODY] = body
+    return body
+
+
+def json_body(response: requests.Response) -> Any:
+    """`response.json()`, parsed once per response: the same value, or the same error (a ValueError). orjson
+    rejects what requests' json accepts beyond JSON (NaN, integers over 64 bits): those go to response.json()."""
+    body = _orjson_body(response)
+    return response.json() if body is _NOT_ORJSON else body
+
+
+def json_body_or_empty(response: requests.Response) -> Any:
+    """airbyte-cdk's HttpResponseFilter._safe_response_json (the `response` of a filter's predicate and
+    error_message), from the body parsed once (tuning.py installs it on the manifest's filters)."""
+    try:
+        return json_body(response)
+    except requests.exceptions.JSONDecodeError:
+        return {}
+
+
+def decoded(decoder: Optional[Decoder], response: requests.Response) -> Iterable[Any]:
+    """What `decoder.decode(response)` yields, from the body parsed once when the decoder is airbyte-cdk's
+    JsonDecoder (unwrapped from the paginators' PaginationDecoderDecorator); any other decoder decodes."""
+    inner = decoder.decoder if isinstance(decoder, PaginationDecoderDecorator) else decoder
+    body = _orjson_body(response) if type(inner) is JsonDecoder else _NOT_ORJSON
+    if body is _NOT_ORJSON:
+        return decoder.decode(response) if decoder is not None else iter(())
+    # JsonDecoder's answers (airbyte-cdk 7.39.1): the items of a list, {} for null or an empty list (it
+    # yields {} when nothing else), else the value itself.
+    if body is None or (isinstance(body, list) and not body):
+        return iter(({},))
+    return iter(body) if isinstance(body, list) else iter((body,))
+
+
+class _DecodedOnce(Decoder):
+    """A decoder that answers from the body parsed once (`decoded`), for airbyte-cdk code that decodes
+    itself (CursorPaginationStrategy.next_page_token)."""
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder = decoder
+
+    def is_stream_response(self) -> bool:
+        return self.decoder.is_stream_response()
+
+    def decode(self, response: requests.Response) -> Any:
+        yield from decoded(self.decoder, response)
 
 
 class _ListRead:
@@ -263,6 +336,12 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
 
     detect_movement: bool = False
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        # CursorPaginationStrategy decodes the page for its templates: from the body parsed once (item 8).
+        if not isinstance(self.decoder, _DecodedOnce):
+            self.decoder = _DecodedOnce(self.decoder)
+
     def next_page_token(
         self,
         response: requests.Response,
@@ -292,7 +371,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         at_known_page = False
         if self.detect_movement or (token is not None and not last_page_size):
             try:
-                body = response.json()
+                body = json_body(response)
             except ValueError:
                 body = None
             records = _first_list(body) or []
@@ -684,7 +763,7 @@ class PageRecords(RecordExtractor):
         self._lock = threading.Lock()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for body in self.decoder.decode(response):
+        for body in decoded(self.decoder, response):
             records = body.get(self.field_name) if isinstance(body, dict) else None
             if not isinstance(records, list):
                 continue
@@ -962,7 +1041,7 @@ class PageNumberPagination(PaginationStrategy):
         stream_slice: Optional[StreamSlice] = None,
     ) -> Optional[Any]:
         try:
-            body = response.json()
+            body = json_body(response)
         except ValueError:
             return None
         if not isinstance(body, dict):
@@ -1104,7 +1183,7 @@ class PartooRecords(RecordExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         try:
-            body = response.json()
+            body = json_body(response)
         except ValueError:
             return
         yield from self.records_of(body)
