@@ -1,4 +1,4 @@
-from source_partoo.run import run
+from source_partoo.cli import main
 
 if __name__ == "__main__":
-    run()
+    main()

@@ -52,6 +52,7 @@ parse between components. A page's records are the same objects for every reader
 
 import logging
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -110,11 +111,20 @@ def _orjson_body(response: requests.Response) -> Any:
     return body
 
 
+# orjson reads an integer of more than 64 bits as a float (requests' json keeps it whole): a body with a
+# run of 19 digits or more is left to response.json() (ids and dates never have one).
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
 def json_body(response: requests.Response) -> Any:
-    """`response.json()`, parsed once per response: the same value, or the same error (a ValueError). orjson
-    rejects what requests' json accepts beyond JSON (NaN, integers over 64 bits): those go to response.json()."""
-    body = _orjson_body(response)
-    return response.json() if body is _NOT_ORJSON else body
+    """`response.json()`, parsed once per response: the same value, or the same error (a ValueError). What
+    orjson reads otherwise than requests' json (NaN, integers over 64 bits) goes to response.json()."""
+    exact = response.__dict__.get("_partoo_exact")
+    if exact is None:
+        exact = response.__dict__["_partoo_exact"] = (
+            _orjson_body(response) is not _NOT_ORJSON and not _LONG_NUMBER.search(response.content or b"")
+        )
+    return _orjson_body(response) if exact else response.json()
 
 
 def json_body_or_empty(response: requests.Response) -> Any:
@@ -133,11 +143,14 @@ def decoded(decoder: Optional[Decoder], response: requests.Response) -> Iterable
     body = _orjson_body(response) if type(inner) is JsonDecoder else _NOT_ORJSON
     if body is _NOT_ORJSON:
         return decoder.decode(response) if decoder is not None else iter(())
-    # JsonDecoder's answers (airbyte-cdk 7.39.1): the items of a list, {} for null or an empty list (it
-    # yields {} when nothing else), else the value itself.
-    if body is None or (isinstance(body, list) and not body):
-        return iter(({},))
-    return iter(body) if isinstance(body, list) else iter((body,))
+    # JsonDecoder's answers (airbyte-cdk 7.39.1): the items of a list, {} for an empty list (it yields {}
+    # when nothing else), {} twice for null (once for its parser's error, once for yielding nothing), else
+    # the value itself.
+    if body is None:
+        return iter(({}, {}))
+    if isinstance(body, list):
+        return iter(body) if body else iter(({},))
+    return iter((body,))
 
 
 class _DecodedOnce(Decoder):
@@ -770,14 +783,15 @@ class PageRecords(RecordExtractor):
             if not self.once_per_activity:
                 yield from records
                 continue
-            for record in records:
-                # The activity's hash, not the date (a string of 32 characters): one pair per conversation.
-                key = (record.get("id"), hash(_last_activity(record))) if isinstance(record, dict) else (None, None)
-                with self._lock:
-                    if key in self._extracted:
-                        continue
-                    self._extracted.add(key)
-                yield record
+            # The activity's hash, not the date (a string of 32 characters): one pair per conversation.
+            keys = [(r.get("id"), hash(_last_activity(r))) if isinstance(r, dict) else (None, None) for r in records]
+            with self._lock:  # once per page: the two list readers may extract at the same time
+                new = []
+                for key, record in zip(keys, records):
+                    if key not in self._extracted:
+                        self._extracted.add(key)
+                        new.append(record)
+            yield from new
 
 
 def _origin(url: str) -> Tuple[str, str, Optional[int]]:

@@ -1,5 +1,7 @@
-"""The connector's startup skips serpyco-rs's docstring collection (source_partoo/_startup.py)."""
+"""The connector's startup: serpyco-rs's docstring collection skipped (source_partoo/_startup.py), boto3 left out
+of the connector's own program (source_partoo/cli.py)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -53,3 +55,15 @@ def test_messages_serialize_exactly_as_with_the_docstrings(patched):
     assert len(patched["dumped"]) >= 3  # discover's catalog and logs, and the spec
     assert any(m.get("type") == "CATALOG" for m in patched["dumped"])
     assert patched["dumped"] == plain["dumped"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("boto3") is None, reason="boto3 is not installed: nothing to leave out")
+def test_the_connector_program_leaves_out_boto3_and_a_program_importing_the_connector_keeps_it():
+    """source_partoo/cli.py: requests-cache would import boto3 (for a DynamoDB cache) in every run."""
+    program = subprocess.run([sys.executable, "-X", "importtime", "-m", "source_partoo.cli", "spec"],
+                             capture_output=True, text=True, check=True)
+    assert any(json.loads(line).get("type") == "SPEC" for line in program.stdout.splitlines())
+    assert "botocore" not in program.stderr
+    embedding = subprocess.run([sys.executable, "-X", "importtime", "-c", "import source_partoo.run, boto3"],
+                               capture_output=True, text=True, check=True)
+    assert "botocore" in embedding.stderr

@@ -13,6 +13,10 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 from airbyte_cdk.sources.declarative.incremental import concurrent_partition_cursor
 from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import ConcurrentPerPartitionCursor
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    CustomFormatConcurrentStreamStateConverter,
+)
+from airbyte_cdk.utils.slice_hasher import SliceHasher
 from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.state_builder import StateBuilder
 from requests import PreparedRequest
@@ -91,6 +95,8 @@ def untuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tuning, "_keep_no_finished_cursors", lambda cursor: None)
     monkeypatch.setattr(tuning, "_one_cursor_per_global_state", lambda cursor: None)
     monkeypatch.setattr(tuning, "_parse_each_value_once", lambda converter: None)
+    monkeypatch.setattr(tuning, "_filters_read_the_body_parsed_once", lambda stream: None)
+    monkeypatch.setattr(tuning, "_hash_each_slice_once", lambda stream: None)
 
 
 def test_a_full_sync_keeps_no_finished_cursor_and_a_bounded_pool(partoo: Any, watch: Watch) -> None:
@@ -200,3 +206,67 @@ def test_each_cursor_value_is_parsed_once_not_twice(partoo: Any, watch: Watch, m
         plain = outcome(sync())
     assert tuned == plain
     assert tuned_parses <= len(parsed) / 2
+
+
+PARTOO_FORMATS = ["%Y-%m-%d %H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"]
+
+
+def converters() -> Tuple[Any, Any]:
+    """The manifest's cursor converter, tuned and plain."""
+    made = [CustomFormatConcurrentStreamStateConverter(datetime_format="%Y-%m-%d %H:%M:%S.%f%z",
+                                                       input_datetime_formats=list(PARTOO_FORMATS)) for _ in range(2)]
+    tuning._parse_each_value_once(made[0])
+    return made[0], made[1]
+
+
+@pytest.mark.parametrize("value", [
+    "2023-01-31 16:22:17.327878+00:00", "2023-01-31 16:22:17.000000+02:30", "2024-02-29 23:59:59.999999-05:00",
+    "2023-01-31 16:22:17+00:00", "2023-01-31T16:22:17.327878+00:00", "2023-01-31 16:22:17.3278+00:00",
+    "2023-01-31 16:22:17.327878+0000", "2023-01-31 16:22:17.327878Z",
+    "\u0662\u0660\u0662\u0663-01-31 16:22:17.327878+00:00",  # strptime reads Arabic-Indic digits too
+])
+def test_a_date_is_read_as_strptime_reads_it(value: str) -> None:
+    tuned, plain = converters()
+    got, expected = tuned.parse_timestamp(value), plain.parse_timestamp(value)
+    assert (got, got.utcoffset(), got.tzinfo) == (expected, expected.utcoffset(), expected.tzinfo)
+    assert tuned.output_format(got) == plain.output_format(expected)
+
+
+@pytest.mark.parametrize("value", [
+    "2023-13-31 16:22:17.327878+00:00", "2023-02-30 16:22:17.327878+00:00", "2023-01-31 16:22:17.327878+24:00",
+    "2023-01-31 16:22:17.327878", "not a date",
+])
+def test_a_value_that_is_no_date_fails_as_before(value: str) -> None:
+    tuned, plain = converters()
+    with pytest.raises(ValueError) as expected:
+        plain.parse_timestamp(value)
+    with pytest.raises(ValueError) as got:
+        tuned.parse_timestamp(value)
+    assert str(got.value) == str(expected.value)
+
+
+def test_partoo_dates_skip_strptime(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: List[str] = []
+    parse = DatetimeParser.parse
+    monkeypatch.setattr(DatetimeParser, "parse", lambda self, date, fmt: parsed.append(date) or parse(self, date, fmt))
+    tuned, _ = converters()
+    tuned.parse_timestamp("2023-01-31 16:22:17.327878+00:00")
+    tuned.parse_timestamp("2023-01-31T16:22:17+00:00")
+    assert parsed == ["2023-01-31T16:22:17+00:00"] * 4  # strptime tries the formats in turn: the fourth matches
+
+
+def test_a_slice_is_hashed_once_not_once_per_record(partoo: Any, watch: Watch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ConcurrentCursor.observe looks up each record's slice: 240 records, a handful of hashes."""
+    hashed: List[Any] = []
+    real = SliceHasher.hash.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(SliceHasher, "hash", classmethod(lambda cls, *a, **k: hashed.append(1) or real(cls, *a, **k)))
+    partoo.conversations = [conversation(c, last=f"2024-03-01 10:{c % 60:02d}:00.000000+00:00") for c in range(1, 241)]
+    config = make_config()
+    output = read(SourcePartoo(catalog=catalog("conversations"), config=config), config, catalog("conversations"))
+    assert len(output.records) == 240
+    assert 0 < len(hashed) <= 5
+    hashed[:] = []
+    with monkeypatch.context() as m:
+        untuned(m)
+        read(SourcePartoo(catalog=catalog("conversations"), config=config), config, catalog("conversations"))
+    assert len(hashed) >= 240
