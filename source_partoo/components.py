@@ -784,7 +784,14 @@ class PageRecords(RecordExtractor):
                 yield from records
                 continue
             # The activity's hash, not the date (a string of 32 characters): one pair per conversation.
-            keys = [(r.get("id"), hash(_last_activity(r))) if isinstance(r, dict) else (None, None) for r in records]
+            keys: List[Tuple[Any, Any]] = []
+            failure: Optional[Exception] = None
+            for record in records:
+                try:
+                    keys.append((record.get("id"), hash(_last_activity(record))) if isinstance(record, dict) else (None, None))
+                except Exception as error:  # an unhashable id or date: the records before it go out first
+                    failure = error
+                    break
             with self._lock:  # once per page: the two list readers may extract at the same time
                 new = []
                 for key, record in zip(keys, records):
@@ -792,6 +799,8 @@ class PageRecords(RecordExtractor):
                         self._extracted.add(key)
                         new.append(record)
             yield from new
+            if failure is not None:
+                raise failure
 
 
 def _origin(url: str) -> Tuple[str, str, Optional[int]]:

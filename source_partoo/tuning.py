@@ -144,7 +144,8 @@ def _forget_requests_counted(source: Any) -> None:
 
 # Partoo's dates ("2023-01-31 16:22:17.327878+00:00"), the manifest's first cursor_datetime_format.
 _PARTOO_FORMAT = "%Y-%m-%d %H:%M:%S.%f%z"
-_PARTOO_SHAPE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d", re.ASCII)
+# Offset minutes of 60 or more: fromisoformat carries them into the hours, strptime refuses them.
+_PARTOO_SHAPE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}[+-]\d\d:[0-5]\d", re.ASCII)
 
 
 def _parse_each_value_once(converter: Any) -> None:

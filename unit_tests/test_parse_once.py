@@ -44,8 +44,9 @@ def response(body: bytes, content_type: str = "application/json") -> requests.Re
 
 
 def outcome(function: Any, *args: Any) -> Any:
+    """The value as repr shows it (1, 1.0 and True apart), or the error's first classes."""
     try:
-        return "value", function(*args)
+        return "value", repr(function(*args))
     except ValueError as error:
         return "error", type(error).__mro__[:3]
 
@@ -59,7 +60,7 @@ def test_json_body_is_what_response_json_gives(body: bytes) -> None:
 
 @pytest.mark.parametrize("body", BODIES)
 def test_a_filter_sees_the_same_response_as_with_its_own_parser(body: bytes) -> None:
-    assert components.json_body_or_empty(response(body)) == HttpResponseFilter._safe_response_json(response(body))
+    assert repr(components.json_body_or_empty(response(body))) == repr(HttpResponseFilter._safe_response_json(response(body)))
 
 
 @pytest.mark.parametrize("body", BODIES)
@@ -68,7 +69,7 @@ def test_decoded_is_what_the_json_decoder_yields(body: bytes, wrapped: bool) -> 
     decoder: Any = JsonDecoder(parameters={})
     if wrapped:
         decoder = PaginationDecoderDecorator(decoder=decoder)
-    assert list(components.decoded(decoder, response(body))) == list(decoder.decode(response(body)))
+    assert repr(list(components.decoded(decoder, response(body)))) == repr(list(decoder.decode(response(body))))
 
 
 def test_a_body_declared_in_another_charset_is_left_to_requests() -> None:
@@ -103,3 +104,18 @@ def test_each_page_is_parsed_once_in_a_read(partoo: Any, monkeypatch: pytest.Mon
     assert len(partoo.requests("/conversations")) == 5
     assert len(parsed) == 5
     assert others == []
+
+
+def test_a_record_that_cannot_be_keyed_fails_the_page_after_the_records_before_it() -> None:
+    """As when the records were checked one by one: those before the bad one (an unhashable date) are
+    extracted, then the error is raised."""
+    extractor = components.PageRecords(field_name="conversations", decoder=JsonDecoder(parameters={}), config={},
+                                       parameters={}, once_per_activity=True)
+    page = response(json.dumps({"conversations": [{"id": 1, "created_at": "2024-01-01 10:00:00.000000+00:00"},
+                                                  {"id": 2, "created_at": ["not", "a", "date"]},
+                                                  {"id": 3, "created_at": "2024-01-01 10:00:00.000000+00:00"}]}).encode())
+    extracted: List[Any] = []
+    with pytest.raises(TypeError):
+        for record in extractor.extract_records(page):
+            extracted.append(record["id"])
+    assert extracted == [1]

@@ -58,7 +58,7 @@ def test_messages_serialize_exactly_as_with_the_docstrings(patched):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("boto3") is None, reason="boto3 is not installed: nothing to leave out")
-def test_the_connector_program_leaves_out_boto3_and_a_program_importing_the_connector_keeps_it():
+def test_the_connector_program_leaves_out_boto3_and_a_program_importing_the_connector_can_still_import_it():
     """source_partoo/cli.py: requests-cache would import boto3 (for a DynamoDB cache) in every run."""
     program = subprocess.run([sys.executable, "-X", "importtime", "-m", "source_partoo.cli", "spec"],
                              capture_output=True, text=True, check=True)
