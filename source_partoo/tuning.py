@@ -189,9 +189,13 @@ def _filters_read_the_body_parsed_once(stream: Any) -> None:
         response_filter._safe_response_json = json_body_or_empty  # type: ignore[method-assign]
 
 
+def _partition_factory(stream: Any) -> Any:
+    """The factory of a manifest stream's partitions (airbyte-cdk 7.39.1 DefaultStream), which holds its retriever."""
+    return getattr(getattr(stream, "_stream_partition_generator", None), "_partition_factory", None)
+
+
 def _retriever_of(stream: Any) -> Any:
-    factory = getattr(getattr(stream, "_stream_partition_generator", None), "_partition_factory", None)
-    return getattr(factory, "_retriever", None)
+    return getattr(_partition_factory(stream), "_retriever", None)
 
 
 def _response_filters(handler: Any) -> List[HttpResponseFilter]:
@@ -213,7 +217,7 @@ def _hash_each_slice_once(stream: Any) -> None:
     # hash is a json.dumps of the slice and a SHA-256, computed for every record (a tenth of the worker's
     # CPU in a read of the list). The partitions this stream makes carry a slice that computes it once;
     # it is the same mapping, equal to and hashing like the slice it replaces.
-    factory = getattr(getattr(stream, "_stream_partition_generator", None), "_partition_factory", None)
+    factory = _partition_factory(stream)
     if factory is None or getattr(factory, "_partoo_hashes_once", False):
         return
     create = factory.create
