@@ -607,10 +607,16 @@ class _SpooledPage:
         return response
 
 
-def _retriever(stream: Any) -> Any:
-    """The retriever of an airbyte-cdk 7.39.1 DefaultStream built from the manifest (private attributes:
-    the version is pinned, and unit_tests/test_one_list_read.py fails if they move)."""
-    return stream._stream_partition_generator._partition_factory._retriever
+def partition_factory(stream: Any) -> Any:
+    """The partition factory of an airbyte-cdk 7.39.1 DefaultStream built from the manifest, which holds its
+    retriever; None for any other stream (private attributes: the version is pinned, and
+    unit_tests/test_one_list_read.py fails if they move). tuning.py reaches the streams through it too."""
+    return getattr(getattr(stream, "_stream_partition_generator", None), "_partition_factory", None)
+
+
+def stream_retriever(stream: Any) -> Any:
+    """The retriever of a manifest stream (see partition_factory), or None."""
+    return getattr(partition_factory(stream), "_retriever", None)
 
 
 def share_list_reads(streams: Iterable[Any]) -> Optional[SharedListPages]:
@@ -621,8 +627,8 @@ def share_list_reads(streams: Iterable[Any]) -> Optional[SharedListPages]:
     if conversations is None or not isinstance(router, ConversationsByLastActivity):
         return None
     shared = SharedListPages(readers=2)
-    shared.share(_retriever(conversations).requester)
-    shared.share(_retriever(router.conversations.parent_stream_configs[0].stream).requester)
+    shared.share(stream_retriever(conversations).requester)
+    shared.share(stream_retriever(router.conversations.parent_stream_configs[0].stream).requester)
     return shared
 
 

@@ -24,7 +24,7 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_fil
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_partoo.components import json_body_or_empty
+from source_partoo.components import json_body_or_empty, partition_factory, stream_retriever
 
 # Partitions handed to the thread pool and not yet pruned: each pending one holds its slice and
 # request options, each done one a Future. airbyte-cdk allows 10,000 (ThreadPoolManager's
@@ -184,18 +184,9 @@ def _filters_read_the_body_parsed_once(stream: Any) -> None:
     # so airbyte-cdk parses every page's body for it with requests' json (pure Python), and the extractor
     # and the paginator parse it again with orjson. components.json_body parses a body once for all of
     # them (components.py, item 8): the filters get the same value as from their own staticmethod.
-    requester = getattr(_retriever_of(stream), "requester", None)
+    requester = getattr(stream_retriever(stream), "requester", None)
     for response_filter in _response_filters(getattr(requester, "error_handler", None)):
         response_filter._safe_response_json = json_body_or_empty  # type: ignore[method-assign]
-
-
-def _partition_factory(stream: Any) -> Any:
-    """The factory of a manifest stream's partitions (airbyte-cdk 7.39.1 DefaultStream), which holds its retriever."""
-    return getattr(getattr(stream, "_stream_partition_generator", None), "_partition_factory", None)
-
-
-def _retriever_of(stream: Any) -> Any:
-    return getattr(_partition_factory(stream), "_retriever", None)
 
 
 def _response_filters(handler: Any) -> List[HttpResponseFilter]:
@@ -217,7 +208,7 @@ def _hash_each_slice_once(stream: Any) -> None:
     # hash is a json.dumps of the slice and a SHA-256, computed for every record (a tenth of the worker's
     # CPU in a read of the list). The partitions this stream makes carry a slice that computes it once;
     # it is the same mapping, equal to and hashing like the slice it replaces.
-    factory = _partition_factory(stream)
+    factory = partition_factory(stream)
     if factory is None or getattr(factory, "_partoo_hashes_once", False):
         return
     create = factory.create
