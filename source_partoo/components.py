@@ -910,14 +910,20 @@ class ApiKeyForPartooOnly(DeclarativeAuthenticator):
 
 @dataclass
 class UnreachableServer(BackoffStrategy):
-    """A connection that cannot be made (refused, DNS, TLS, proxy) still retries, then ends as a config_error.
+    """A connection that cannot be made (refused, DNS, TLS, proxy) still retries, then ends as a config_error;
+    and in a check, any failure that a sync would retry ends the check at once with one sentence.
 
     airbyte-cdk retries every requests exception and, once retries are exhausted, reports "Exhausted available
     request attempts ... Connection refused" as a system error: the user learns neither which server was
     tried nor that the fix is in the config or the network. Declared first among the backoff strategies,
     this one lets the others choose the wait (it returns None) until the last attempt has failed, then raises
-    the sentence instead. Resets and timeouts are not matched: they stay transient errors.
-    `max_retries` (a template) is the error handler's in a sync, fewer in a check (see the manifest).
+    the sentence instead. Resets and timeouts are not matched: they stay transient errors in a sync.
+
+    A check is a person waiting at the "Test" button: the manifest's check sets `_partoo_check` in its
+    config_overrides, and then the first 5xx, 429, timeout, reset or malformed page ends the check with a
+    sentence saying that Partoo's server is failing, rate limited or too slow, and to try again later
+    (a sync keeps its long retries). Why Python: a filter's action and the requester's retries cannot depend
+    on the operation, and a filter never matches an exception.
     """
 
     config: Config
@@ -933,23 +939,72 @@ class UnreachableServer(BackoffStrategy):
         response_or_exception: Optional[requests.Response | requests.RequestException],
         attempt_count: int,
     ) -> Optional[float]:
+        if self.config.get("_partoo_check"):
+            raise _check_failure(response_or_exception, self.config)
         if attempt_count <= self.max_retries or not isinstance(response_or_exception, requests.RequestException):
             return None
-        what = _unreachable_because(response_or_exception)
-        if what is None:
-            return None
-        server = _server_of(response_or_exception, self.config)
-        tries = "once" if attempt_count == 1 else f"{attempt_count} times"
-        raise AirbyteTracedException(
-            message=(
-                f"Could not connect to the Partoo server {server} ({what}; tried {tries}): check base_url "
-                "and environment in the config, and that this machine's network, firewall and proxy settings "
-                "(HTTPS_PROXY) let it reach that server."
-            ),
-            internal_message=f"{type(response_or_exception).__name__}: {response_or_exception}",
-            failure_type=FailureType.config_error,
-            exception=response_or_exception,
+        unreachable = _unreachable(response_or_exception, attempt_count, self.config)
+        if unreachable is None:
+            return None  # a transient failure: the other strategies choose the wait
+        raise unreachable
+
+
+def _unreachable(error: Any, attempt_count: int, config: Config) -> Optional[AirbyteTracedException]:
+    """The config_error for a connection that could not be made, or None when the failure may be transient."""
+    what = _unreachable_because(error) if isinstance(error, requests.RequestException) else None
+    if what is None:
+        return None
+    server = _server_of(error, config)
+    tries = "once" if attempt_count == 1 else f"{attempt_count} times"
+    return AirbyteTracedException(
+        message=(
+            f"Could not connect to the Partoo server {server} ({what}; tried {tries}): check base_url "
+            "and environment in the config, and that this machine's network, firewall and proxy settings "
+            "(HTTPS_PROXY) let it reach that server."
+        ),
+        internal_message=f"{type(error).__name__}: {error}",
+        failure_type=FailureType.config_error,
+        exception=error,
+    )
+
+
+def _check_failure(response_or_exception: Any, config: Config) -> AirbyteTracedException:
+    """What a check says at the first failure a sync would retry."""
+    unreachable = _unreachable(response_or_exception, 1, config)
+    if unreachable is not None:
+        return unreachable
+    server = _server_of(response_or_exception, config)
+    if isinstance(response_or_exception, requests.Response):
+        status = response_or_exception.status_code
+        if status == 429:
+            wait = response_or_exception.headers.get("Retry-After")
+            after = f" in {wait} seconds" if wait and wait.strip().isdigit() else " in a minute"
+            message = (
+                f"Partoo's rate limit for this organization is reached (HTTP 429 from {server}): other tools are "
+                f"using its requests; test again{after}, and lower requests_per_minute if it keeps happening."
+            )
+        elif status >= 500:
+            message = (
+                f"Partoo's server {server} is failing (HTTP {status}): nothing is wrong with the config as far as "
+                "the connector can tell; test again in a few minutes, and contact Partoo support if it persists."
+            )
+        else:
+            message = (
+                f"Partoo's server {server} answered HTTP {status} with a body that is not the API's JSON: check "
+                "base_url and any proxy between the connector and Partoo, or test again in a few minutes."
+            )
+        internal = f"check: HTTP {status}"
+    else:
+        kind = type(response_or_exception).__name__
+        slow = isinstance(response_or_exception, requests.exceptions.Timeout)
+        message = (
+            f"Partoo's server {server} is too slow to answer ({kind}): test again in a few minutes, and contact "
+            "Partoo support if it persists." if slow else
+            f"Partoo's server {server} dropped the connection ({kind}): test again in a few minutes, and contact "
+            "Partoo support if it persists."
         )
+        internal = f"check: {kind}: {response_or_exception}"
+    return AirbyteTracedException(message=message, internal_message=internal, failure_type=FailureType.transient_error)
 
 
 def _exception_chain(error: BaseException) -> Iterable[BaseException]:
@@ -989,9 +1044,10 @@ def _unreachable_because(error: requests.RequestException) -> Optional[str]:
     return None
 
 
-def _server_of(error: requests.RequestException, config: Config) -> str:
-    """scheme://host[:port] of the API every request goes to (else of the request that failed), without credentials."""
-    url = config.get("_partoo_api_url") or getattr(error.request, "url", None) or ""
+def _server_of(error: Any, config: Config) -> str:
+    """scheme://host[:port] of the API every request goes to (else of the request that failed or was answered),
+    without credentials."""
+    url = config.get("_partoo_api_url") or getattr(getattr(error, "request", None), "url", None) or ""
     parts = urlsplit(str(url))
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts.scheme and parts.netloc else str(url)
 
@@ -1267,54 +1323,3 @@ class ReviewReplies(PartooRecords):
                     yield record
                     if reply.get("replies"):
                         pending.append((reply.get("replies"), key))
-
-
-# What check reports beside its verdict (which stays the conversations stream's): which other streams
-# the key can read. One request of one record per endpoint; the product and role each one needs.
-READ_PROBES: List[Tuple[str, str, str]] = [
-    ("businesses", "/business/search", "any role (a Business Manager sees its own businesses only)"),
-    ("reviews, review_replies", "/reviews", "the Review Management product and a Business Manager role or higher"),
-    ("users", "/user/search", "a role allowed to list users (Org Admin or Org Manager; others see fewer users)"),
-    ("group_sections, groups", "/sections", "a role allowed to see the organization's groups (Org Admin or Org Manager)"),
-    ("organizations", "/org/search", "any role (Org Admin and below see their own organization)"),
-    ("custom_fields", "/custom_fields", "a role allowed to see the organization's custom fields (Org Admin)"),
-]
-
-
-def readable_streams(config: Mapping[str, Any], logger: logging.Logger, timeout: float = 20) -> str:
-    """One sentence saying which streams beyond conversations and messages the key can read, each reason
-    logged. Why Python: a manifest check is pass/fail on the streams it names; this is information."""
-    base = str(
-        config.get("base_url")
-        or ("https://api.sandbox.partoo.co/v2" if config.get("environment") == "sandbox" else "https://api.partoo.co/v2")
-    ).rstrip("/")
-    readable, refused, unknown = [], [], []
-    for streams, path, needs in READ_PROBES:
-        try:
-            response = requests.get(
-                base + path,
-                params={"page": 1, "per_page": 1},
-                headers={"x-APIKey": str(config.get("api_key") or ""), "Accept": "application/json"},
-                timeout=timeout,
-            )
-            status: Any = response.status_code
-        except Exception as error:  # noqa: BLE001 - check reports, it never fails on a probe
-            status = type(error).__name__
-        if status == 200:
-            readable.append(streams)
-            logger.info(f"check: the key can read {streams} ({path}).")
-        elif status == 403:
-            refused.append(streams)
-            logger.warning(f"check: the key may not read {streams} ({path}, HTTP 403): they need {needs}; "
-                           "a sync skips them with a warning.")
-        else:
-            unknown.append(f"{streams} (HTTP {status})" if isinstance(status, int) else f"{streams} ({status})")
-            logger.warning(f"check: could not tell whether the key can read {streams} ({path}): {status}.")
-    parts = []
-    if readable:
-        parts.append("can read " + ", ".join(readable))
-    if refused:
-        parts.append("may not read " + ", ".join(refused) + " (HTTP 403: see the logs for the product and role needed)")
-    if unknown:
-        parts.append("could not check " + ", ".join(unknown))
-    return "Besides conversations and messages, the key " + "; ".join(parts) + "."

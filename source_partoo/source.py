@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import logging
 import sys
@@ -91,31 +90,6 @@ class SourcePartoo(YamlDeclarativeSource):
         if self._checked_state is not None:
             return list(self._checked_state)
         return super().read_state(state_path)
-
-    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """The manifest's check, with its failure message as the one sentence the manifest wrote.
-
-        airbyte-cdk's CheckStream reports `repr("Stream conversations is not available: <message>")`;
-        the quotes and the prefix only get in the way of the sentence that says what to do.
-        """
-        status = super().check(logger, config)
-        if status.status == Status.FAILED and status.message:
-            message = status.message
-            try:
-                message = ast.literal_eval(message) if message[:1] in "'\"" else message
-            except (ValueError, SyntaxError):
-                pass
-            status.message = str(message).split(" is not available: ", 1)[-1]
-        elif status.status == Status.SUCCEEDED:
-            # The verdict stays the conversations stream's; this says which other streams the key can read
-            # (one request of one record per endpoint; a 403 only skips that stream in a sync).
-            status.message = components.readable_streams(config, logger)
-        return status
-
-    def _warn_on_unknown_override_keys(self, config_overrides: Mapping[str, Any]) -> None:
-        # The check's overrides (_partoo_page_size, _partoo_connect_retries) are read by the manifest's own
-        # templates; airbyte-cdk would warn that they "will have no effect", which is not true here.
-        pass
 
 
 # The manifest's spec says what is valid, but airbyte-cdk reports a violation with jsonschema's own words

@@ -1,5 +1,6 @@
 """A 403 on one endpoint (a product the organization lacks, a role that may not read it) skips that stream
-with a warning naming what it needs, and never fails the others; check says which streams the key can read."""
+with a warning naming what it needs, and never fails the others, conversations and messages included; a 403 on
+businesses (which every role may read) is businesses the key may not read, and fails. Check: test_check.py."""
 
 import pytest
 
@@ -45,7 +46,6 @@ def test_a_publisher_key_reads_what_its_role_may_read(requests_mock, sleeps):
 
 
 @pytest.mark.parametrize("stream, path, needs", [
-    ("businesses", "/business/search", "may not read"),
     ("reviews", "/reviews", "Review Management product"),
     ("review_replies", "/reviews", "Review Management product"),
     ("users", "/user/search", "allowed to list users"),
@@ -58,13 +58,11 @@ def test_a_403_skips_only_its_stream_with_a_warning(requests_mock, sleeps, strea
     mount(requests_mock)
     requests_mock.get(f"{BASE}{path}", status_code=403, json={"errors": {"authorization": "Operation not allowed"}})
     other = "organizations" if stream != "organizations" else "businesses"
-    output = run_read(make_config(business_ids=["b-one"]) if stream == "businesses" else make_config(), stream, other)
+    output = run_read(make_config(), stream, other)
     assert counts(output)[stream] == 0 and counts(output)[other] > 0
     assert not output.errors
     assert any(needs in w and "skipped" in w for w in warnings(output)), warnings(output)
     assert len(requests_to(requests_mock, path)) == 1
-    if stream == "businesses":
-        assert any("b-one" in w for w in warnings(output))
 
 
 def test_a_403_on_a_later_page_keeps_the_pages_before(requests_mock, sleeps):
@@ -75,30 +73,47 @@ def test_a_403_on_a_later_page_keeps_the_pages_before(requests_mock, sleeps):
     assert [m.record.data["id"] for m in output.records] == ["u1"] and not output.errors
 
 
-def test_check_says_which_streams_the_key_can_read(cli, requests_mock, sleeps, caplog):
-    mount(requests_mock, "--key-without-product", f"{API_KEY}:reviews")
-    requests_mock.get(f"{BASE}/conversations", json={"conversations": [{"id": 1}], "next_cursor": None})
-    result = cli("check", make_config())
-    status = result.connection_status
-    assert status["status"] == "SUCCEEDED"
-    assert status["message"] == (
-        "Besides conversations and messages, the key can read businesses, users, group_sections, groups, "
-        "organizations, custom_fields; may not read reviews, review_replies (HTTP 403: see the logs for the "
-        "product and role needed).")
-    logs = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert any("may not read reviews, review_replies" in m and "Review Management product" in m for m in logs)
-    # cheap: one request of one record per endpoint
-    for path in ("/conversations", "/business/search", "/reviews", "/user/search", "/sections", "/org/search", "/custom_fields"):
-        [request] = requests_to(requests_mock, path)
-        assert request.qs["per_page"] == ["1"]
-
-
-def test_check_fails_on_conversations_alone_and_probes_nothing_else(cli, requests_mock, sleeps):
+def test_an_organization_without_messages_loads_every_other_stream_and_skips_conversations_and_messages(requests_mock, sleeps):
+    """#25: the same 403 handling for every stream; a sync of all ten streams exits without an error."""
     mount(requests_mock)
-    requests_mock.get(f"{BASE}/conversations", status_code=403, json={"errors": {"authorization": "no"}})
-    status = cli("check", make_config()).connection_status
-    assert status["status"] == "FAILED" and "Messages product" in status["message"]
-    assert [r.path for r in requests_mock.request_history] == ["/v2/conversations"]
+    requests_mock.get(f"{BASE}/conversations", status_code=403, json={"errors": {"authorization": "Operation not allowed"}})
+    output = run_read(make_config(), "conversations", "messages", *MORE)
+    found = {name: 0 for name in ["conversations", "messages", *MORE]}
+    for m in output.records:
+        found[m.record.stream] += 1
+    assert found["conversations"] == found["messages"] == 0
+    assert all(found[name] > 0 for name in MORE), found
+    assert not output.errors
+    refused = [w for w in warnings(output) if "refused access to conversations" in w]
+    assert refused and all("Messages product" in w and "conversations and messages streams are skipped" in w for w in refused)
+    assert not requests_to(requests_mock, "/messages")  # no conversation listed, no message asked for
+
+
+def test_a_403_on_messages_alone_skips_them_with_the_same_warning(requests_mock, sleeps):
+    requests_mock.get(f"{BASE}/conversations", json={"conversations": [{"id": 1, "created_at": "2024-01-01 00:00:00+00:00"}],
+                                                     "count": 1, "next_cursor": None})
+    requests_mock.get(f"{BASE}/messages", status_code=403, json={"errors": {"authorization": "Operation not allowed"}})
+    output = run_read(make_config(), "conversations", "messages")
+    assert [m.record.stream for m in output.records] == ["conversations"] and not output.errors
+    assert any("Messages product" in w for w in warnings(output))
+
+
+@pytest.mark.parametrize("business_ids, sentence", [
+    (["b-one"], "Partoo refused access to businesses b-one (HTTP 403): the API key's user may not read them; "
+                "remove them from business_ids, or give the user access to them in Partoo."),
+    (None, "Partoo refused access to the organization's businesses (HTTP 403): the API key's user may read none of "
+           "them; use the key of a user with access to the businesses."),
+])
+def test_a_403_on_businesses_fails_with_the_sentence_saying_what_to_fix(requests_mock, sleeps, business_ids, sentence):
+    """Every role may read its businesses: a 403 there is not a missing product but businesses the key may not read."""
+    mount(requests_mock)
+    requests_mock.get(f"{BASE}/business/search", status_code=403, json={"errors": {"authorization": "Operation not allowed"}})
+    config = make_config(business_ids=business_ids) if business_ids else make_config()
+    output = run_read(config, "businesses", "organizations", expecting_exception=True)
+    errors = [e.trace.error for e in output.errors]
+    assert (errors[0].message, errors[0].failure_type.value) == (sentence, "config_error")
+    assert counts(output)["organizations"] == 1  # the other streams still load
+    assert len(requests_to(requests_mock, "/business/search")) == 1
 
 
 def test_a_group_removed_between_its_section_and_its_own_request_is_skipped(requests_mock, sleeps):
