@@ -4,6 +4,7 @@ CLI run as a subprocess against it, exactly as Airbyte runs the connector."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -15,6 +16,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CLI = Path(sys.executable).with_name("source-partoo")
+SDM = Path(sys.executable).with_name("source-declarative-manifest")
+MANIFEST = REPO / "source_partoo" / "manifest.yaml"
+COMPONENTS = REPO / "source_partoo" / "components.py"
+# The two ways Airbyte runs this connector outside the Builder: the package's program (the image, PyAirbyte),
+# and airbyte-cdk's manifest-only runner with components.py beside the manifest (the platform's
+# source-declarative-manifest image). Tests that prove a guarantee run through both.
+RUNTIMES = ["package", "manifest-only"]
 DEMO_KEY = "demo-key"
 
 
@@ -99,32 +107,63 @@ class CliRun:
         return [{"type": "STREAM", "stream": s["stream"]} for s in last.values()]
 
 
+ALL_STREAMS = ["conversations", "messages", "businesses", "reviews", "review_replies", "users", "group_sections",
+               "groups", "organizations", "custom_fields"]
+
+
 def catalog(*streams: str, mode: str = "full_refresh") -> Dict[str, Any]:
-    cursor = {"conversations": ["last_activity_at"], "messages": ["date"]}
+    cursor = {"conversations": ["last_activity_at"], "messages": ["date"], "businesses": ["modified"],
+              "reviews": ["update_date_utc"], "review_replies": ["review_update_date_utc"]}
     return {"streams": [{
         "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"],
-                   "source_defined_cursor": True, "default_cursor_field": cursor[name]},
-        "sync_mode": mode, "cursor_field": cursor[name] if mode == "incremental" else None,
-        "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
-        "primary_key": [["id"]],
+                   "source_defined_cursor": True, "default_cursor_field": cursor.get(name)},
+        "sync_mode": mode if name in cursor else "full_refresh",
+        "cursor_field": cursor[name] if mode == "incremental" and name in cursor else None,
+        "destination_sync_mode": "append_dedup" if mode == "incremental" and name in cursor else "overwrite",
+        "primary_key": [["org_id" if name == "organizations" else "id"]],
     } for name in streams]}
+
+
+def run_connector(runtime: str, workdir: Path, command: str, config: Optional[Dict[str, Any]] = None, *,
+                  catalog: Optional[Dict[str, Any]] = None, state: Optional[List[Dict[str, Any]]] = None,
+                  timeout: float = 240) -> CliRun:
+    """Run the connector as `runtime` runs it: "package" (`source-partoo`) or "manifest-only"
+    (`source-declarative-manifest` with the manifest and components.py, in an interpreter that cannot import
+    the packaged connector)."""
+    env = None
+    if runtime == "package":
+        args = [str(CLI), command]
+    else:
+        args = [str(SDM), command, "--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(AIRBYTE_ENABLE_UNSAFE_CODE="true", PYTHONNOUSERSITE="1")
+    for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+        if value is not None:
+            path = workdir / f"{name}.json"
+            path.write_text(json.dumps(value))
+            args += [f"--{name}", str(path)]
+    completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=workdir, env=env)
+    return CliRun(completed)
 
 
 @pytest.fixture
 def cli(tmp_path: Path):
     """Run the installed `source-partoo` executable: cli("read", config, catalog=..., state=...)."""
 
-    def invoke(command: str, config: Optional[Dict[str, Any]] = None, *, catalog: Optional[Dict[str, Any]] = None,
-               state: Optional[List[Dict[str, Any]]] = None, timeout: float = 240) -> CliRun:
-        args = [str(CLI), command]
-        for name, value in (("config", config), ("catalog", catalog), ("state", state)):
-            if value is not None:
-                path = tmp_path / f"{name}.json"
-                path.write_text(json.dumps(value))
-                args += [f"--{name}", str(path)]
-        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
-        return CliRun(completed)
+    def invoke(command: str, config: Optional[Dict[str, Any]] = None, **kwargs: Any) -> CliRun:
+        return run_connector("package", tmp_path, command, config, **kwargs)
 
+    return invoke
+
+
+@pytest.fixture(params=RUNTIMES)
+def connector(request: Any, tmp_path: Path):
+    """Like `cli`, once per runtime: connector("read", config, catalog=..., state=...); connector.runtime."""
+
+    def invoke(command: str, config: Optional[Dict[str, Any]] = None, **kwargs: Any) -> CliRun:
+        return run_connector(request.param, tmp_path, command, config, **kwargs)
+
+    invoke.runtime = request.param  # type: ignore[attr-defined]
     return invoke
 
 

@@ -55,6 +55,32 @@ def message(mid: int, cid: int, date: str, **fields: Any) -> Dict[str, Any]:
     return record
 
 
+# The endpoints check asks, in its order (manifest.yaml: check.stream_names), each with a page of one record.
+CHECKED = {
+    "conversations": ("/conversations", {"conversations": [{"id": 1, "created_at": "2024-01-01 00:00:00.000000+00:00"}],
+                                         "count": 1, "next_cursor": "abc"}),
+    "businesses": ("/business/search", {"businesses": [{"id": "b1", "modified": 1.0}], "page": 1, "max_page": 1, "count": 1}),
+    "reviews": ("/reviews", {"reviews": [{"id": 7, "date": "2024-01-01T00:00:00+00:00"}], "page": 1, "max_page": 1, "count": 1}),
+    "users": ("/user/search", {"users": [{"id": "u1"}], "page": 1, "max_page": 1, "count": 1}),
+    "group_sections": ("/sections", {"sections": [{"id": 3}], "page": 1, "max_page": 1, "count": 1}),
+    "organizations": ("/org/search", {"orgs": [{"org_id": 1}], "page": 1, "max_page": 1, "count": 1}),
+    "custom_fields": ("/custom_fields", {"custom_fields": [{"id": 5}]}),
+}
+
+
+def serve_check(requests_mock: Any, base: str = BASE, status: Optional[Dict[str, int]] = None,
+                skip: Any = (), **answers: Any) -> None:
+    """Every endpoint check asks; `status` (stream -> HTTP status) and `answers` (stream -> requests-mock
+    kwargs) change some of them; `skip` leaves some to the test's own mocks."""
+    for stream, (path, body) in CHECKED.items():
+        if stream in skip:
+            continue
+        code = (status or {}).get(stream, 200)
+        kwargs = answers.get(stream) or {"status_code": code, "json": body if code == 200 else
+                                         {"errors": {"authorization": "Operation not allowed"}}}
+        requests_mock.get(f"{base}{path}", **kwargs)
+
+
 class FakePartoo:
     """Serves /conversations and /messages from lists, paginated by opaque cursors, whatever the order
     in which the connector asks (the parent stream and the substream read concurrently)."""

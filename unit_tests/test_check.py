@@ -3,33 +3,19 @@ failures a user can act on, and an answer at the first server failure (a person 
 
 from typing import Any, Dict, Optional
 
+from .conftest import CHECKED, serve_check
+
 import pytest
 import requests
 import yaml
 
 from .conftest import API_KEY, BASE, SANDBOX, make_config
 
-# The endpoints check asks, in its order (manifest.yaml: check.stream_names).
-ENDPOINTS = {
-    "businesses": ("/business/search", {"businesses": [{"id": "b1", "modified": 1.0}], "page": 1, "max_page": 1, "count": 1}),
-    "conversations": ("/conversations", {"conversations": [{"id": 1, "created_at": "2024-01-01 00:00:00.000000+00:00"}],
-                                         "count": 1, "next_cursor": "abc"}),
-    "reviews": ("/reviews", {"reviews": [{"id": 7, "date": "2024-01-01T00:00:00+00:00"}], "page": 1, "max_page": 1, "count": 1}),
-    "users": ("/user/search", {"users": [{"id": "u1"}], "page": 1, "max_page": 1, "count": 1}),
-    "group_sections": ("/sections", {"sections": [{"id": 3}], "page": 1, "max_page": 1, "count": 1}),
-    "organizations": ("/org/search", {"orgs": [{"org_id": 1}], "page": 1, "max_page": 1, "count": 1}),
-    "custom_fields": ("/custom_fields", {"custom_fields": [{"id": 5}]}),
-}
-REFUSED = {"errors": {"authorization": "Operation not allowed"}}
+ENDPOINTS = CHECKED
 
 
 def serve(requests_mock: Any, base: str = BASE, status: Optional[Dict[str, int]] = None, **answers: Any) -> None:
-    """Every endpoint check asks; `status` (stream -> HTTP status) and `answers` (stream -> requests-mock
-    kwargs) change some of them."""
-    for stream, (path, body) in ENDPOINTS.items():
-        code = (status or {}).get(stream, 200)
-        kwargs = answers.get(stream) or {"status_code": code, "json": body if code == 200 else REFUSED}
-        requests_mock.get(f"{base}{path}", **kwargs)
+    serve_check(requests_mock, base, status, **answers)
 
 
 def warnings(caplog) -> list:
@@ -65,7 +51,7 @@ def test_check_uses_base_url_over_the_environment(cli, requests_mock, sleeps):
 @pytest.mark.parametrize("body", [{"errors": {"authentication": "User not authenticated"}},
                                   {"error": {"authentication": "User not authenticated"}}])
 def test_check_on_401_says_the_key_was_rejected_and_to_check_its_environment(cli, requests_mock, sleeps, body):
-    serve(requests_mock, businesses={"status_code": 401, "json": body})
+    serve(requests_mock, conversations={"status_code": 401, "json": body})
     result = cli("check", make_config())
     status = result.connection_status
     assert status["status"] == "FAILED"
@@ -82,7 +68,7 @@ def test_check_fails_naming_the_businesses_the_key_may_not_read(cli, requests_mo
     assert result.connection_status["status"] == "FAILED"
     assert ("Partoo refused access to businesses b-one, b-two (HTTP 403): the API key's user may not read them; "
             "remove them from business_ids") in result.connection_status["message"]
-    assert requests_mock.request_history[0].qs["business__in"] == ["b-one,b-two"]
+    assert requests_mock.request_history[1].qs["business__in"] == ["b-one,b-two"]
 
 
 def test_check_fails_for_a_key_that_may_read_no_business(cli, requests_mock, sleeps):
@@ -127,7 +113,7 @@ def test_check_on_a_failing_server_answers_at_once_that_partoo_is_failing(cli, r
 
 
 def test_check_on_a_rate_limit_says_when_to_test_again_without_waiting(cli, requests_mock, sleeps):
-    serve(requests_mock, businesses={"status_code": 429, "json": {}, "headers": {"Retry-After": "3600"}})
+    serve(requests_mock, conversations={"status_code": 429, "json": {}, "headers": {"Retry-After": "3600"}})
     result = cli("check", make_config())
     assert result.connection_status["status"] == "FAILED"
     assert "rate limit for this organization is reached (HTTP 429" in result.connection_status["message"]
@@ -142,7 +128,7 @@ def test_check_on_a_rate_limit_says_when_to_test_again_without_waiting(cli, requ
     (requests.exceptions.ChunkedEncodingError, "dropped the connection (ChunkedEncodingError)"),
 ])
 def test_check_on_a_stuck_or_dropped_connection_answers_at_once(cli, requests_mock, sleeps, error, said):
-    serve(requests_mock, businesses={"exc": error})
+    serve(requests_mock, conversations={"exc": error})
     result = cli("check", make_config())
     assert result.connection_status["status"] == "FAILED"
     assert f"Partoo's server https://api.partoo.co {said}: test again in a few minutes" in result.connection_status["message"]
@@ -151,7 +137,7 @@ def test_check_on_a_stuck_or_dropped_connection_answers_at_once(cli, requests_mo
 
 
 def test_check_on_a_page_that_is_not_json_says_so_at_once(cli, requests_mock, sleeps):
-    serve(requests_mock, businesses={"status_code": 200, "text": "<html>Maintenance</html>"})
+    serve(requests_mock, conversations={"status_code": 200, "text": "<html>Maintenance</html>"})
     result = cli("check", make_config())
     assert "answered HTTP 200 with a body that is not the API's JSON" in result.connection_status["message"]
     assert len(requests_mock.request_history) == 1

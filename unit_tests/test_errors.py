@@ -74,7 +74,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(requests_mock, slee
 def test_requests_carry_explicit_timeouts(requests_mock, sleeps):
     requests_mock.get(f"{BASE}/conversations", json=PAGE_2)
     run_read(make_config(), "conversations")
-    assert requests_mock.request_history[0].timeout == (10, 60)
+    assert requests_mock.request_history[0].timeout == (10, 30)
 
 
 def test_400_fails_with_the_apis_own_message(requests_mock, sleeps):

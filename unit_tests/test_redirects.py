@@ -52,10 +52,9 @@ def sent_to(requests_mock, root: str):
 def test_check_refuses_a_redirect_to_another_host_and_says_which_and_what_to_check(cli, elsewhere, status):
     elsewhere.get(f"{BASE}/conversations", status_code=status, headers={"Location": f"{ELSEWHERE}/v2/conversations"})
     result = cli("check", make_config())
-    assert result.connection_status == {
-        "status": "FAILED",
-        "message": refusal("https://api.partoo.co", ELSEWHERE, "another host"),
-    }
+    # airbyte-cdk's CheckStream says "Stream conversations is not available: <the connector's sentence>"
+    assert result.connection_status["status"] == "FAILED"
+    assert refusal("https://api.partoo.co", ELSEWHERE, "another host") in result.connection_status["message"]
     assert sent_to(elsewhere, ELSEWHERE) == []  # the other host receives no request at all
     assert len(elsewhere.request_history) == 1  # and the refusal is not retried
     assert API_KEY not in result.stdout
@@ -70,7 +69,7 @@ def test_check_refuses_https_to_http_and_other_origins_of_the_same_host(cli, els
     elsewhere.get(f"{BASE}/conversations", status_code=302, headers={"Location": location})
     result = cli("check", make_config())
     assert result.connection_status["status"] == "FAILED"
-    assert result.connection_status["message"] == refusal("https://api.partoo.co", target, why)
+    assert refusal("https://api.partoo.co", target, why) in result.connection_status["message"]
     assert [r.url for r in elsewhere.request_history] == [f"{BASE}/conversations?per_page=1"]
 
 
@@ -95,7 +94,7 @@ def test_a_redirect_that_leaves_on_its_second_hop_is_refused_too(cli, elsewhere)
     elsewhere.get(f"{BASE}/conversations", status_code=302, headers={"Location": "/v2/moved"})
     elsewhere.get(f"{BASE}/moved", status_code=307, headers={"Location": f"{ELSEWHERE}/v2/conversations"})
     result = cli("check", make_config())
-    assert result.connection_status["message"] == refusal("https://api.partoo.co", ELSEWHERE, "another host")
+    assert refusal("https://api.partoo.co", ELSEWHERE, "another host") in result.connection_status["message"]
     assert [r.path for r in elsewhere.request_history] == ["/v2/conversations", "/v2/moved"]
     assert elsewhere.request_history[1].headers["x-APIKey"] == API_KEY  # the same origin: fine
 
@@ -134,8 +133,7 @@ def test_http_to_a_loopback_api_is_still_same_origin_only(cli, requests_mock):
                       headers={"Location": "http://localhost:8000/v2/conversations"})
     requests_mock.get("http://localhost:8000/v2/conversations", json={"conversations": [], "next_cursor": None})
     result = cli("check", make_config(base_url="http://127.0.0.1:8000/v2"))
-    assert result.connection_status["message"] == refusal(
-        "http://127.0.0.1:8000", "http://localhost:8000", "another host")
+    assert refusal("http://127.0.0.1:8000", "http://localhost:8000", "another host") in result.connection_status["message"]
     assert len(requests_mock.request_history) == 1
 
 

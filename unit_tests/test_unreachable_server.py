@@ -120,7 +120,7 @@ def test_check_says_so_at_once(cli, requests_mock, sleeps, failure):
     result = cli("check", make_config(base_url="https://proxy.example.com/partoo/v2"))
     status = result.connection_status
     assert status["status"] == "FAILED"
-    assert status["message"].startswith("Could not connect to the Partoo server https://proxy.example.com (")
+    assert "Could not connect to the Partoo server https://proxy.example.com (" in status["message"]
     assert "tried once" in status["message"] and WHAT_TO_CHECK in status["message"]
     assert requests_mock.call_count == 1  # a person is waiting: no backoff in a check
     assert API_KEY not in result.stdout
