@@ -1323,3 +1323,175 @@ class ReviewReplies(PartooRecords):
                     yield record
                     if reply.get("replies"):
                         pending.append((reply.get("replies"), key))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Config errors as one sentence saying what to fix, in every runtime (issue #22 item 1). The spec names
+# both classes in config_normalization_rules.
+#
+# Why YAML cannot say it: airbyte-cdk reports a config that breaks the spec's JSON schema with
+# jsonschema's own words ("'x' does not match '^(https://...'", "'staging' is not one of [...]"), which
+# tell a user neither what is wrong nor what to do, and the spec's transformations run in the source's
+# constructor, where a bad start_date crashes format_datetime before anything is validated (the
+# manifest-only runner then prints "Error starting the sync ... invalid literal for int()"). A
+# DpathValidator with ValidateAdheresToSchema has the same jsonschema words, and a PredicateValidator
+# is never handed the config in airbyte-cdk 7.39.1.
+#
+# So: SetAsideInvalidConfig, the spec's first transformation, checks every field (the spec's own JSON
+# schema of the field, handed over in $parameters, plus what a schema cannot say: plain http to a remote
+# host, a date that does not exist, blank strings), sets each invalid value aside (removed; api_key
+# blanked, as the spec requires one) so that neither the other transformations nor the entrypoint's
+# schema check trip over it, and keeps the first problem's sentence under PROBLEM_KEY.
+# ReportConfigProblem, the spec's validation of that key, raises it as a config_error when airbyte-cdk
+# validates the config, before it builds any stream: in check, discover and read, in every runtime.
+# ---------------------------------------------------------------------------------------------------
+
+# Imported here, not at the top, so that this section stays in one place.
+from airbyte_cdk.sources.declarative.interpolation.macros import format_datetime  # noqa: E402
+from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (  # noqa: E402
+    ConfigTransformation,
+)
+from airbyte_cdk.sources.declarative.validators import ValidationStrategy  # noqa: E402
+
+PROBLEM_KEY = "_partoo_config_problem"
+
+# The hosts the spec's base_url pattern allows over plain http.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+# The sentence for each field when its value is not one the spec allows, in the order fields are
+# checked (the first problem is the one reported).
+CONFIG_SENTENCES: Dict[str, str] = {
+    "api_key": "Set api_key to your Partoo API key: it is missing or empty.",
+    "environment": "Set environment to production or sandbox (the server your API key belongs to).",
+    "base_url": (
+        "Set base_url to a URL such as https://api.partoo.co/v2, or leave it empty to use the "
+        "environment's server."
+    ),
+    "business_ids": (
+        'Set business_ids to a list of Partoo business ids (strings), such as ["5409c35a97bbc544d8e26737"], '
+        "or leave it empty to read every business."
+    ),
+    "start_date": (
+        "Set start_date to a date (2024-01-31) or a date-time (2024-01-31T00:00:00Z), or leave it "
+        "empty to load everything."
+    ),
+    "requests_per_minute": (
+        "Set requests_per_minute to a whole number from 1 to 6000 (Partoo allows 300 a minute per "
+        "organization unless it raised your limit)."
+    ),
+    "full_list_every_hours": (
+        "Set full_list_every_hours to a whole number of hours from 0 to 720 (how often a sync reads the "
+        "whole conversation list; 0 reads it whole on every sync)."
+    ),
+    "num_workers": "Set num_workers to a whole number from 1 to 16 (the number of requests in flight at once).",
+}
+
+
+class ConfigProblem(AirbyteTracedException, ValueError):
+    """A config the user must fix: a config_error whose message is the sentence saying how. A ValueError
+    too, which is what a ValidationStrategy is documented to raise."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(message=sentence, internal_message=sentence, failure_type=FailureType.config_error)
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _start_date_ok(value: Any) -> bool:
+    if value in (None, ""):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        # What the spec's _partoo_start_datetime transformation renders: it must not crash on the value.
+        format_datetime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def _field_problem(name: str, value: Any, api_key: str = "") -> Optional[str]:
+    """What a JSON schema cannot say about one field, as its sentence; None when nothing. A sentence never
+    quotes what the user typed, except base_url's host as typed, and not when the API key is in it:
+    airbyte-cdk masks the key in traces and logs, but not in check's connection status."""
+    if name == "api_key":
+        return None if isinstance(value, str) and value.strip() else CONFIG_SENTENCES[name]
+    if name == "base_url" and value not in (None, ""):
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or " " in value:
+            return CONFIG_SENTENCES[name]
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+            start = value.lower().find(parts.hostname)
+            host = value[start:start + len(parts.hostname)] if start >= 0 else parts.hostname
+            key = api_key.strip().lower()
+            where = "" if key and (key in host.lower() or host.lower() in key) else f" for {host}"
+            return (
+                f"base_url must use https://{where}: plain http:// is only allowed for "
+                "localhost, 127.0.0.1 or [::1]."
+            )
+    if name == "business_ids" and value is not None:
+        if not isinstance(value, list) or not all(isinstance(b, str) and b.strip() for b in value):
+            return CONFIG_SENTENCES[name]
+    if name == "start_date" and not _start_date_ok(value):
+        return CONFIG_SENTENCES[name]
+    if name in ("requests_per_minute", "full_list_every_hours", "num_workers") and value is not None:
+        if not _whole_number(value):  # JSON schema counts 5.0 as an integer, and the connector did not
+            return CONFIG_SENTENCES[name]
+    return None
+
+
+def config_problems(config: Mapping[str, Any], properties: Mapping[str, Any]) -> Dict[str, str]:
+    """Every field of `config` whose value the spec does not allow, with the sentence saying what to fix,
+    in CONFIG_SENTENCES' order, then the spec's other properties. `properties`: the spec's JSON schema
+    properties."""
+    import jsonschema  # airbyte-cdk's dependency; imported here, as only a bad config needs it
+
+    problems: Dict[str, str] = {}
+    names = list(CONFIG_SENTENCES) + [name for name in properties if name not in CONFIG_SENTENCES]
+    for name in names:
+        if config.get(name) is None and name != "api_key":
+            continue  # not set (null is how some clients leave a field unset)
+        value = config.get(name)
+        api_key = config.get("api_key")
+        sentence = _field_problem(name, value, api_key if isinstance(api_key, str) else "")
+        if sentence is None and name in config and name in properties:
+            if not jsonschema.Draft7Validator(properties[name]).is_valid(value):
+                sentence = CONFIG_SENTENCES.get(name) or f"Set {name} to a value the connector's spec allows."
+        if sentence is not None:
+            problems[name] = sentence
+    return problems
+
+
+@dataclass
+class SetAsideInvalidConfig(ConfigTransformation):
+    """The spec's first config transformation (see the section's comment). $parameters: `properties`,
+    the spec's connection_specification properties (a reference in the manifest, so there is one
+    definition of what each field allows)."""
+
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._properties: Mapping[str, Any] = (parameters or {}).get("properties") or {}
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        problems = config_problems(config, self._properties)
+        for name in [name for name in self._properties if name in config and config[name] is None]:
+            if name not in problems:
+                del config[name]  # null means not set; the spec's types would refuse it
+        for name in problems:
+            if name == "api_key":
+                config[name] = ""  # the spec requires the key; "" is never registered as a secret to mask
+            else:
+                config.pop(name, None)
+        config[PROBLEM_KEY] = next(iter(problems.values()), None)
+
+
+class ReportConfigProblem(ValidationStrategy):
+    """The spec's validation of PROBLEM_KEY: the sentence SetAsideInvalidConfig kept, as a config_error."""
+
+    def validate(self, value: Any) -> None:
+        if value:
+            raise ConfigProblem(str(value))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 from pathlib import Path
 from typing import Any, Iterator, List, Mapping, Optional
-from urllib.parse import urlsplit
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
@@ -90,77 +88,3 @@ class SourcePartoo(YamlDeclarativeSource):
         if self._checked_state is not None:
             return list(self._checked_state)
         return super().read_state(state_path)
-
-
-# The manifest's spec says what is valid, but airbyte-cdk reports a violation with jsonschema's own words
-# ("'x' does not match '^(https://...'"), which tell a user neither what is wrong nor what to do, and can
-# quote the offending value. Each rule here is one sentence saying what to fix.
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}  # the hosts the spec's base_url pattern allows over http
-
-
-def _positive_int(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def config_problem(config: Mapping[str, Any]) -> Optional[str]:
-    """The first thing wrong with `config`, as one sentence saying what to fix, or None."""
-    if not isinstance(config, Mapping):
-        return "The config must be a JSON object with at least an api_key; see the connector's spec."
-    api_key = config.get("api_key")
-    if not isinstance(api_key, str) or not api_key.strip():
-        return "Set api_key to your Partoo API key: it is missing or empty."
-    environment = config.get("environment")
-    if environment not in (None, "production", "sandbox"):
-        return "Set environment to production or sandbox (the server your API key belongs to)."
-    base_url = config.get("base_url")
-    if base_url not in (None, ""):
-        parts = urlsplit(base_url) if isinstance(base_url, str) else None
-        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or " " in base_url:
-            return (
-                "Set base_url to a URL such as https://api.partoo.co/v2, or leave it empty to use the "
-                "environment's server."
-            )
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-            return (
-                f"base_url must use https:// for {parts.hostname}: plain http:// is only allowed for "
-                "localhost, 127.0.0.1 or [::1]."
-            )
-    business_ids = config.get("business_ids")
-    if business_ids is not None and (
-        not isinstance(business_ids, list) or not all(isinstance(b, str) and b.strip() for b in business_ids)
-    ):
-        return (
-            'Set business_ids to a list of Partoo business ids (strings), such as ["5409c35a97bbc544d8e26737"], '
-            "or leave it empty to read every business."
-        )
-    start_date = config.get("start_date")
-    if start_date not in (None, ""):
-        if not isinstance(start_date, str) or _parse_start_date(start_date) is None:
-            return (
-                "Set start_date to a date (2024-01-31) or a date-time (2024-01-31T00:00:00Z), or leave it "
-                "empty to load everything."
-            )
-    rpm = config.get("requests_per_minute")
-    if rpm is not None and not _positive_int(rpm, 1, 6000):
-        return (
-            "Set requests_per_minute to a whole number from 1 to 6000 (Partoo allows 300 a minute per "
-            "organization unless it raised your limit)."
-        )
-    hours = config.get("full_list_every_hours")
-    if hours is not None and not _positive_int(hours, 0, 720):
-        return (
-            "Set full_list_every_hours to a whole number of hours from 0 to 720 (how often a sync reads the "
-            "whole conversation list; 0 reads it whole on every sync)."
-        )
-    workers = config.get("num_workers")
-    if workers is not None and not _positive_int(workers, 1, 16):
-        return "Set num_workers to a whole number from 1 to 16 (the number of requests in flight at once)."
-    return None
-
-
-def _parse_start_date(value: str) -> Optional[dt.datetime]:
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed
