@@ -1495,3 +1495,223 @@ class ReportConfigProblem(ValidationStrategy):
     def validate(self, value: Any) -> None:
         if value:
             raise ConfigProblem(str(value))
+
+
+# ===================================================================================================
+# Saved states: CheckSavedState, each incremental stream's `state_migrations` in manifest.yaml.
+#
+# Airbyte users edit a connection's state, copy it between connections, and upgrade the connector under
+# it. airbyte-cdk fails on a cursor it cannot parse with "Something went wrong in the connector", and a
+# state in the future makes every sync silently load nothing. A state migration is the one place a
+# manifest gets to see a stream's saved state before its cursor does: airbyte-cdk 7.39.1 applies a
+# stream's `state_migrations` when it builds the stream (ModelToComponentFactory.create_default_stream ->
+# _migrate_state), for every stream of the manifest whatever the catalog selects, before any request;
+# for messages, before it hands `parent_state` to the parent stream. The only built-in migration
+# (LegacyToPerPartitionStateMigration) reshapes a state and cannot check one, hence Python. Per stream:
+# - a state of a released version (0.1.0 to 0.3.x wrote the same shapes) is used as it is, quietly;
+# - a date that is not in the cursor's own format but is unambiguous (an ISO date or date-time; UTC when
+#   it has no offset) is rewritten in that format, with a warning;
+# - a state without the stream's cursor (say {"foo": "bar"}) reads the stream from start_date, with a
+#   warning: re-reading loses nothing;
+# - a cursor value that is not a date cannot be read safely (it may be a position someone meant): the
+#   sync stops before any request with one config_error sentence naming the stream and the value
+#   (an AirbyteTracedException raised here leaves streams() and the read: airbyte-cdk's uncaught
+#   exception hook prints it as the trace, and the process exits 1);
+# - a position later than now logs a warning naming the stream, on every sync.
+# Warnings go to the "airbyte" logger, which airbyte-cdk prints as Airbyte LOG messages (WARN).
+# The migration sees one stream's state, already parsed: a state file airbyte-cdk cannot parse (the
+# legacy format keyed by stream name, a stream_state that is not an object) fails in airbyte-cdk before
+# any component is loaded, and LEGACY messages never reach a stream (docs: "Saved states").
+# The facts (cursor field, formats, the parent of messages) are the migration's own fields in the
+# manifest, next to the cursor they describe; unit_tests/test_saved_state.py checks they agree.
+# ===================================================================================================
+
+# This section's imports stay with it (it is appended to the file).
+from dataclasses import field as _field  # noqa: E402
+import json as _json  # noqa: E402
+
+from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser  # noqa: E402
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration  # noqa: E402
+
+# The keys airbyte-cdk's per-partition cursor writes for a substream (messages); all else is unknown.
+SUBSTREAM_STATE_KEYS = {"use_global_cursor", "state", "states", "lookback_window", "parent_state"}
+
+
+class SavedStateError(AirbyteTracedException):
+    """A saved state the connector cannot use: the message is the sentence for the user."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(message=sentence, internal_message=sentence, failure_type=FailureType.config_error)
+
+    def __str__(self) -> str:
+        return self.message or ""
+
+
+@dataclass
+class CheckSavedState(StateMigration):
+    """A stream's saved state as its cursor should get it (see the section's comment)."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    # The stream's DatetimeBasedCursor: cursor_field, datetime_format (how it writes its state) and
+    # cursor_datetime_formats (what else it reads).
+    cursor_field: str
+    datetime_format: str
+    cursor_datetime_formats: List[str] = _field(default_factory=list)
+    # A substream whose parent's position is saved with it (incremental_dependency): the parent stream's
+    # name and cursor, as in its parent_state.
+    parent_stream: Optional[str] = None
+    parent_cursor_field: Optional[str] = None
+    parent_datetime_format: Optional[str] = None
+    parent_cursor_datetime_formats: List[str] = _field(default_factory=list)
+    # airbyte-cdk passes every state migration the stream's model; only its name is read (for sentences).
+    declarative_stream: Any = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream = str(getattr(self.declarative_stream, "name", None) or parameters.get("name") or "?")
+        self._formats = _state_formats(self.datetime_format, self.cursor_datetime_formats)
+        self._parent_formats = _state_formats(self.parent_datetime_format or self.datetime_format,
+                                              self.parent_cursor_datetime_formats)
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        """Every saved state is checked; no state is nothing to check."""
+        return bool(stream_state)
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        warnings: List[str] = []
+        checked = self.check(stream_state, datetime.now(timezone.utc), warnings)
+        for warning in warnings:
+            _LOGGER.warning(warning)
+        return checked
+
+    def check(self, state: Mapping[str, Any], now: datetime, warnings: List[str]) -> Dict[str, Any]:
+        """The state to use ({}: read the stream from start_date), the warnings appended to `warnings`;
+        SavedStateError when it cannot be used."""
+        name, cursor = self._stream, self.cursor_field
+        if not state:
+            return {}
+        if self.parent_stream is None or not SUBSTREAM_STATE_KEYS & set(state):
+            # A plain cursor: {"last_activity_at": ...}; the global form of a substream's state is the same.
+            if cursor not in state:
+                warnings.append(
+                    f"The saved state of stream {name} has no {cursor} (it holds {_state_keys(state)}): {name} is read "
+                    "from start_date this time, as if it had no state."
+                )
+                return {}
+            unknown = sorted(set(state) - {cursor})
+            if unknown:
+                warnings.append(f"The saved state of stream {name} has keys this connector does not use ({', '.join(unknown)}): they are ignored.")
+            return {cursor: self._date(cursor, state[cursor], self._formats, now, warnings)}
+        # A substream's state: {use_global_cursor, state: {date}, lookback_window, parent_state: {conversations: {...}}}
+        unknown = sorted(set(state) - SUBSTREAM_STATE_KEYS)
+        if unknown:
+            warnings.append(f"The saved state of stream {name} has keys this connector does not use ({', '.join(unknown)}): they are ignored.")
+        fixed: Dict[str, Any] = {k: deepcopy(v) for k, v in state.items() if k in SUBSTREAM_STATE_KEYS}
+        if "state" in fixed:
+            inner = fixed["state"]
+            if not isinstance(inner, Mapping) or cursor not in inner:
+                warnings.append(f"The saved state of stream {name} has no {cursor}: {name} is read from start_date this time.")
+                fixed.pop("state")
+                fixed.pop("parent_state", None)  # without the message cursor, its parent's position is not enough
+            else:
+                fixed["state"] = {cursor: self._date(cursor, inner[cursor], self._formats, now, warnings)}
+        if "lookback_window" in fixed:
+            window = fixed["lookback_window"]
+            if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+                warnings.append(f"The saved state of stream {name} has a lookback_window that is not a number of seconds ({window!r}): 0 is used.")
+                fixed["lookback_window"] = 0
+        parent_name, parent_cursor = self.parent_stream, self.parent_cursor_field or ""
+        if "parent_state" in fixed:
+            parent = fixed["parent_state"]
+            position = parent.get(parent_name) if isinstance(parent, Mapping) else None
+            if not isinstance(position, Mapping) or parent_cursor not in position:
+                warnings.append(
+                    f"The saved state of stream {name} has no position in {parent_name} ({parent_cursor}): every "
+                    f"conversation is listed again this time, and messages are read from the saved {cursor}."
+                )
+                fixed.pop("parent_state")
+            else:
+                where = f"parent_state.{parent_name}.{parent_cursor}"
+                value = self._date(where, position[parent_cursor], self._parent_formats, now, warnings)
+                fixed["parent_state"] = {parent_name: {parent_cursor: value}}
+                order = self._order_proof(parent, warnings)
+                if order:
+                    fixed["parent_state"][ORDER_KEY] = order
+        if "states" in fixed and not isinstance(fixed["states"], list):
+            raise SavedStateError(_state_sentence(name, "has per-conversation states that are not a list", fixed["states"], cursor))
+        # A sync interrupted before its first message cursor saves only its position in the list: the
+        # resume reads on from there.
+        if not fixed.get("state") and not fixed.get("states") and not fixed.get("parent_state"):
+            if "state" not in state:  # (a "state" without the cursor was reported above)
+                warnings.append(f"The saved state of stream {name} has no {cursor} (it holds {_state_keys(state)}): {name} is read from start_date this time.")
+            return {}
+        return fixed
+
+    def _order_proof(self, parent: Mapping[str, Any], warnings: List[str]) -> Optional[Dict[str, str]]:
+        """What a read proved of the conversation list's order (list_plan), kept when it is a date; anything
+        else is dropped with a warning: the list is then read whole, which loses nothing."""
+        if ORDER_KEY not in parent:
+            return None
+        order = parent[ORDER_KEY]
+        proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
+        try:
+            datetime.fromisoformat(proof) if isinstance(proof, str) else None
+        except ValueError:
+            proof = None
+        if not isinstance(proof, str):
+            warnings.append(
+                f"The saved state of stream {self._stream} has a parent_state.{ORDER_KEY} this connector cannot read "
+                f"({_json.dumps(order)[:80]}): it is ignored, and this sync reads the whole conversation list."
+            )
+            return None
+        return {"newest_first_at": proof}
+
+    def _date(self, where: str, value: Any, formats: List[str], now: datetime, warnings: List[str]) -> Any:
+        """The saved value, parsed with the cursor's own formats (or, as a safe reading, any ISO 8601 date,
+        UTC when it has no offset) and written back in the format the cursor writes."""
+        stream, parser = self._stream, DatetimeParser()
+        parsed = None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            for fmt in formats:
+                try:
+                    parsed = parser.parse(str(value), fmt)
+                    break
+                except (ValueError, TypeError, OverflowError):
+                    continue
+            if parsed is None and isinstance(value, str):
+                try:
+                    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                except ValueError:
+                    parsed = None
+        if parsed is None:
+            raise SavedStateError(_state_sentence(stream, f"has {where} = {_json.dumps(value)}, which is not a date", None,
+                                                  where, parser.format(now, formats[0])))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        written = parser.format(parsed, formats[0])
+        if written != str(value):
+            warnings.append(f"The saved state of stream {stream} has {where} = {_json.dumps(value)}: read as {written}.")
+        if parsed > now:
+            warnings.append(
+                f"The saved state of stream {stream} is in the future ({where} = {written}): nothing newer exists yet, so "
+                f"this sync loads nothing new for {stream}, and neither will any sync before that date. Reset {stream} in "
+                "Airbyte (or set the value to a past date) if that is not what you want."
+            )
+        return written
+
+
+def _state_formats(written: str, read: List[str]) -> List[str]:
+    """The formats a cursor's saved value may have: the one it writes first, then those it reads."""
+    return [written] + [f for f in read or [] if f != written]
+
+
+def _state_sentence(stream: str, what: str, value: Any, where: str, example: str = "2024-01-31 00:00:00.000000+0000") -> str:
+    shown = "" if value is None else f" ({_json.dumps(value)[:80]})"
+    return (
+        f"The saved state of stream {stream} {what}{shown}: reset the {stream} stream in Airbyte (its next sync then "
+        f"reads everything since start_date), or set {where} to a date written like {example}."
+    )
+
+
+def _state_keys(state: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(map(str, state))) or "nothing"

@@ -13,26 +13,23 @@ import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
-    AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
     AirbyteTraceMessage,
     FailureType,
-    Level,
     TraceType,
     Type,
 )
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
-from source_partoo.saved_state import StateError, check_state, load_state_file
-from source_partoo.source import SourcePartoo, resolved_manifest
+from source_partoo.source import SourcePartoo
 
 
 def _print(message: AirbyteMessage) -> None:
     print(filter_secrets(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()))
 
 
-def _fail(message: str, failure_type: FailureType = FailureType.config_error, stack_trace: Optional[str] = None) -> None:
+def _fail(message: str, failure_type: FailureType, stack_trace: Optional[str] = None) -> None:
     error = AirbyteErrorTraceMessage(message=message, failure_type=failure_type, stack_trace=stack_trace)
     _print(AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=time.time() * 1000, error=error)))
     sys.exit(1)
@@ -45,14 +42,8 @@ def _source(args: List[str]) -> SourcePartoo:
     try:
         config = SourcePartoo.read_config(config_path) if config_path else None
         catalog = SourcePartoo.read_catalog(catalog_path) if catalog_path else None
-        state = None
-        if state_path:
-            state, warnings = check_state(load_state_file(state_path), resolved_manifest())
-            for warning in warnings:
-                _print(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=warning)))
+        state = SourcePartoo.read_state(state_path) if state_path else None
         return SourcePartoo(catalog=catalog, config=config, state=state, config_path=config_path)
-    except StateError as error:
-        _fail(str(error))
     except Exception as error:  # noqa: BLE001 - the same answer as airbyte-cdk's source-declarative-manifest
         _fail(
             "Error starting the sync. This could be due to an invalid configuration or catalog. Please contact "

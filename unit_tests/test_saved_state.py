@@ -1,10 +1,30 @@
-"""`read --state`: every state a released version wrote keeps working; an edited, copied or legacy state
-either has a safe reading (used, with a warning) or stops the sync before any request with one sentence."""
+"""`read --state`: every state a released version wrote keeps working; an edited or copied state either has
+a safe reading (used, with a warning) or stops the sync before any request with one sentence.
 
+The manifest's CheckSavedState (each incremental stream's state_migrations) decides, in every runtime;
+integration_tests/test_saved_state_runtimes.py runs the same cases through both CLIs against the emulator.
+A state file airbyte-cdk cannot parse (the legacy format) never reaches a component: see that file."""
+
+import datetime as dt
 import json
+import logging
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, List
 
 import pytest
+from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    CustomStateMigration as CustomStateMigrationModel,
+)
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml
+
+from source_partoo.components import CheckSavedState, SavedStateError
+from source_partoo.source import SourcePartoo
 
 from .conftest import conversation, make_config, message
 
@@ -34,7 +54,9 @@ def stream_state(name: str, state: Any) -> Dict[str, Any]:
 
 
 @pytest.fixture
-def read_with_state(cli, tmp_path):
+def read_with_state(cli, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="airbyte")
+
     def invoke(state: Any, *streams: str):
         streams = streams or ("conversations", "messages")
         cursor = {"conversations": "last_activity_at", "messages": "date"}
@@ -44,8 +66,14 @@ def read_with_state(cli, tmp_path):
         } for s in streams]}
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
         (tmp_path / "state.json").write_text(json.dumps(state))
-        return cli("read", make_config(), "--catalog", str(tmp_path / "catalog.json"),
-                   "--state", str(tmp_path / "state.json"))
+        caplog.clear()
+        result = cli("read", make_config(), "--catalog", str(tmp_path / "catalog.json"),
+                     "--state", str(tmp_path / "state.json"))
+        # In process, airbyte-cdk's "airbyte" logger may write to another capture than capsys: its records
+        # are the LOG messages the real CLI prints (integration_tests/test_saved_state_runtimes.py).
+        result.logged = [r.getMessage() for r in caplog.records
+                         if r.name == "airbyte" and r.levelno == logging.WARNING and r.filename == "components.py"]
+        return result
     return invoke
 
 
@@ -54,13 +82,16 @@ def records(result, stream: str) -> List[int]:
 
 
 def warnings(result) -> List[str]:
-    return [m["log"]["message"] for m in result.of_type("LOG") if m["log"]["level"] == "WARN"]
+    return [m["log"]["message"] for m in result.of_type("LOG") if m["log"]["level"] == "WARN"] + result.logged
 
 
 def assert_refused_before_any_request(result, partoo, *words: str) -> None:
     assert result.exit_code == 1
-    assert len(result.errors) == 1
-    error = result.errors[0]
+    # The trace airbyte-cdk's uncaught-exception hook prints; in process there is no hook, so the exception.
+    errors = result.errors or ([{"failure_type": result.raised.failure_type.value, "message": result.raised.message}]
+                               if isinstance(result.raised, AirbyteTracedException) else [])
+    assert len(errors) == 1
+    error = errors[0]
     assert error["failure_type"] == "config_error"
     for word in words:
         assert word in error["message"]
@@ -124,30 +155,6 @@ def test_a_cursor_that_is_not_a_date_stops_before_any_request_naming_the_stream_
     assert_refused_before_any_request(result, partoo, f"stream {stream}", f"{field} = {bad}")
 
 
-def test_the_legacy_format_is_read_as_per_stream_states(partoo, read_with_state):
-    seed(partoo)
-    result = read_with_state({"conversations": {"last_activity_at": "2024-03-05 00:00:00.000000+0000"},
-                              "messages": {"date": "2024-03-05 00:00:00.000000+0000"}})
-    assert result.exit_code == 0 and not result.errors
-    assert records(result, "conversations") == [5, 6]
-    assert records(result, "messages") == [500, 501, 502, 600, 601, 602]
-    assert any("legacy format" in w for w in warnings(result))
-
-
-def test_legacy_messages_carrying_data_are_read_too(partoo, read_with_state):
-    seed(partoo)
-    result = read_with_state([{"type": "LEGACY", "data": {"conversations": {"last_activity_at": NEWEST}}}],
-                             "conversations")
-    assert result.exit_code == 0
-    assert records(result, "conversations") == [6]
-
-
-def test_a_legacy_state_of_another_connector_is_refused(partoo, read_with_state):
-    seed(partoo)
-    result = read_with_state({"tickets": {"updated_at": "2024-01-01"}})
-    assert_refused_before_any_request(result, partoo, "legacy format", "tickets")
-
-
 def test_a_date_in_another_iso_form_is_read_with_a_warning(partoo, read_with_state):
     seed(partoo)
     result = read_with_state([stream_state("conversations", {"last_activity_at": "2024-03-05"})], "conversations")
@@ -168,76 +175,113 @@ def test_a_position_in_the_future_warns_naming_the_stream(partoo, read_with_stat
     assert any(f"stream {stream} is in the future" in w for w in warnings(result))
 
 
-def test_a_state_that_is_not_a_list_of_messages_is_refused(partoo, read_with_state):
-    result = read_with_state("conversations")
-    assert_refused_before_any_request(result, partoo, "not a list of Airbyte state messages")
+# --- Every incremental stream: the manifest's CheckSavedState (state_migrations) --------------------------
+# airbyte-cdk applies each stream's state_migrations when it builds the streams, in every runtime; these
+# tests build the component from the manifest with airbyte-cdk's factory, or build the streams themselves.
+
+MANIFEST = ManifestReferenceResolver().preprocess_manifest(
+    safe_load_yaml((Path(__file__).parents[1] / "source_partoo" / "manifest.yaml").read_text()))
+INCREMENTAL = {s["name"]: s for s in MANIFEST["streams"] if s.get("incremental_sync")}
+NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
 
 
-# Every incremental stream the manifest declares follows the same rules (streams added later included).
-from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser  # noqa: E402
+def migration(stream: str) -> CheckSavedState:
+    """The stream's state migration, built by airbyte-cdk's factory from the manifest, as a sync builds it."""
+    [entry] = INCREMENTAL[stream]["state_migrations"]
+    return ModelToComponentFactory().create_component(
+        CustomStateMigrationModel, entry, make_config(), declarative_stream=SimpleNamespace(name=stream))
 
-from source_partoo.saved_state import StateError, check_state, incremental_streams  # noqa: E402
-from source_partoo.source import resolved_manifest  # noqa: E402
 
-MANIFEST = resolved_manifest()
-STREAMS = incremental_streams(MANIFEST)
+def check(stream: str, state: Dict[str, Any]):
+    warned: List[str] = []
+    return migration(stream).check(state, NOW, warned), warned
 
 
 def written(stream: str, moment: str) -> str:
     """`moment` (ISO) as the stream's cursor writes it in its state."""
-    import datetime as dt
-
-    return DatetimeParser().format(dt.datetime.fromisoformat(moment), STREAMS[stream]["formats"][0])
+    return DatetimeParser().format(dt.datetime.fromisoformat(moment), INCREMENTAL[stream]["incremental_sync"]["datetime_format"])
 
 
 def own_state(stream: str, moment: str) -> Dict[str, Any]:
-    info = STREAMS[stream]
-    if info["parent"] is None:
-        return {info["cursor"]: written(stream, moment)}
-    parent, parent_cursor = info["parent"]
-    return {"use_global_cursor": True, "state": {info["cursor"]: written(stream, moment)}, "lookback_window": 5,
-            "parent_state": {parent: {parent_cursor: written(parent, moment)}}}
+    entry = INCREMENTAL[stream]["state_migrations"][0]
+    if not entry.get("parent_stream"):
+        return {entry["cursor_field"]: written(stream, moment)}
+    return {"use_global_cursor": True, "state": {entry["cursor_field"]: written(stream, moment)}, "lookback_window": 5,
+            "parent_state": {entry["parent_stream"]: {entry["parent_cursor_field"]: written(entry["parent_stream"], moment)}}}
 
 
-def test_every_incremental_stream_is_covered():
-    assert {"conversations", "messages"} <= set(STREAMS)
-    assert len(STREAMS) >= 2
+def test_every_incremental_stream_checks_its_state_with_its_own_cursors_facts():
+    assert set(INCREMENTAL) == {"conversations", "messages", "businesses", "reviews", "review_replies"}
+    for name, stream in INCREMENTAL.items():
+        cursor = stream["incremental_sync"]
+        [entry] = stream["state_migrations"]
+        assert entry["class_name"] == "source_declarative_manifest.components.CheckSavedState"
+        assert (entry["cursor_field"], entry["datetime_format"], entry["cursor_datetime_formats"]) == (
+            cursor["cursor_field"], cursor["datetime_format"], cursor["cursor_datetime_formats"]), name
+        parents = [p for p in ((stream["retriever"].get("partition_router") or {}).get("conversations") or {})
+                   .get("parent_stream_configs", []) if p.get("incremental_dependency")]
+        if parents:
+            parent = parents[0]["stream"]
+            assert (entry["parent_stream"], entry["parent_cursor_field"], entry["parent_datetime_format"],
+                    entry["parent_cursor_datetime_formats"]) == (
+                parent["name"], parent["incremental_sync"]["cursor_field"],
+                parent["incremental_sync"]["datetime_format"], parent["incremental_sync"]["cursor_datetime_formats"])
+            # The parent's position is checked once, as part of the messages state (named messages).
+            assert parent["state_migrations"] == []
+        else:
+            assert not entry.get("parent_stream"), name
 
 
-@pytest.mark.parametrize("stream", sorted(STREAMS))
+@pytest.mark.parametrize("stream", sorted(INCREMENTAL))
 def test_each_streams_own_state_is_used_as_it_is(stream):
     state = own_state(stream, "2024-03-06T10:02:00+00:00")
-    messages, warned = check_state([stream_state(stream, state)], MANIFEST)
-    assert warned == []
-    assert json.loads(json.dumps(messages[0].stream.stream_state.__dict__, default=vars)) == state
+    assert check(stream, state) == (state, [])
 
 
-@pytest.mark.parametrize("stream", sorted(STREAMS))
+@pytest.mark.parametrize("stream", sorted(INCREMENTAL))
 def test_each_streams_cursor_that_is_not_a_date_is_refused_naming_it(stream):
-    with pytest.raises(StateError) as refused:
-        check_state([stream_state(stream, {STREAMS[stream]["cursor"]: "not-a-date"})], MANIFEST)
-    assert f"stream {stream}" in str(refused.value) and '"not-a-date"' in str(refused.value)
+    with pytest.raises(SavedStateError) as refused:
+        check(stream, {INCREMENTAL[stream]["incremental_sync"]["cursor_field"]: "not-a-date"})
+    assert refused.value.failure_type.value == "config_error"
+    assert f"stream {stream}" in refused.value.message and '"not-a-date"' in refused.value.message
+    assert "reset the" in refused.value.message
 
 
-@pytest.mark.parametrize("stream", sorted(STREAMS))
+@pytest.mark.parametrize("stream", sorted(INCREMENTAL))
 def test_each_streams_future_position_warns_naming_it(stream):
-    _, warned = check_state([stream_state(stream, own_state(stream, "2999-01-01T00:00:00+00:00"))], MANIFEST)
+    _, warned = check(stream, own_state(stream, "2999-01-01T00:00:00+00:00"))
     assert any(f"stream {stream} is in the future" in w for w in warned)
 
 
-@pytest.mark.parametrize("stream", sorted(STREAMS))
+@pytest.mark.parametrize("stream", sorted(INCREMENTAL))
 def test_each_streams_state_without_its_cursor_is_read_from_start_date(stream):
-    messages, warned = check_state([stream_state(stream, {"foo": "bar"})], MANIFEST)
-    assert messages == []
-    assert any(f"stream {stream} has no" in w for w in warned)
+    state, warned = check(stream, {"foo": "bar"})
+    assert state == {}
+    assert any(f"stream {stream} has no" in w and "foo" in w for w in warned)
+
+
+def test_no_state_is_not_checked():
+    assert not migration("conversations").should_migrate({})
+    assert migration("conversations").should_migrate({"foo": "bar"})
+
+
+def test_unknown_keys_next_to_the_cursor_are_dropped_with_a_warning():
+    state, warned = check("conversations", {"last_activity_at": NEWEST, "zzz": 1})
+    assert state == {"last_activity_at": NEWEST}
+    assert warned == ["The saved state of stream conversations has keys this connector does not use (zzz): they are ignored."]
+
+
+def test_the_state_of_a_sync_interrupted_before_its_first_message_cursor_is_used_as_it_is():
+    # What airbyte-cdk saves when a sync stops early: the position in the list, no message cursor yet
+    # (test_messages_and_incremental.py resumes from it).
+    state = {"use_global_cursor": True, "lookback_window": 1, "parent_state": {"conversations": {"last_activity_at": NEWEST}}}
+    assert check("messages", state) == (state, [])
 
 
 def test_the_list_order_proof_in_the_messages_state_is_kept():
     state = own_state("messages", "2024-03-06T10:02:00+00:00")
     state["parent_state"]["conversation_list"] = {"newest_first_at": "2024-03-06 11:00:00.000000+0000"}
-    messages, warned = check_state([stream_state("messages", state)], MANIFEST)
-    assert warned == []
-    assert json.loads(json.dumps(messages[0].stream.stream_state.__dict__, default=vars)) == state
+    assert check("messages", state) == (state, [])
 
 
 @pytest.mark.parametrize("proof", [{"newest_first_at": "yesterday"}, {"newest_first_at": 3}, "true"])
@@ -245,7 +289,58 @@ def test_a_list_order_proof_that_cannot_be_read_is_dropped_with_a_warning(proof)
     # Dropping it only costs a complete read of the list; the positions are kept.
     state = own_state("messages", "2024-03-06T10:02:00+00:00")
     state["parent_state"]["conversation_list"] = proof
-    messages, warned = check_state([stream_state("messages", state)], MANIFEST)
-    kept = json.loads(json.dumps(messages[0].stream.stream_state.__dict__, default=vars))
+    kept, warned = check("messages", state)
     assert "conversation_list" not in kept["parent_state"] and kept["state"] == state["state"]
     assert any("conversation_list" in w and "whole conversation list" in w for w in warned)
+
+
+@pytest.mark.parametrize("broken, expected, warning", [
+    ({"lookback_window": "1s"}, {"lookback_window": 0}, "lookback_window that is not a number of seconds"),
+    ({"parent_state": {"other": {}}}, {"parent_state": None}, "no position in conversations (last_activity_at)"),
+    ({"state": {"when": NEWEST}}, {"state": None, "parent_state": None}, "has no date: messages is read from start_date"),
+])
+def test_a_messages_state_with_a_part_missing_keeps_the_rest_with_a_warning(broken, expected, warning):
+    state, warned = check("messages", dict(RELEASED_MESSAGES, **broken))
+    for key, value in expected.items():
+        assert state.get(key) == value, key
+    assert any(warning in w for w in warned)
+
+
+def test_per_conversation_states_that_are_not_a_list_are_refused():
+    with pytest.raises(SavedStateError, match="stream messages has per-conversation states that are not a list"):
+        check("messages", dict(RELEASED_MESSAGES, states="x"))
+
+
+# --- The same, as airbyte-cdk applies it when it builds the streams (no run.py involved) ---------------------
+
+def built_cursors(*states: Any) -> Dict[str, Any]:
+    builder = StateBuilder()
+    for name, state in states:
+        builder = builder.with_stream_state(name, state)
+    source = SourcePartoo(config=make_config(), state=builder.build())
+    return {stream.name: stream.cursor.state for stream in source.streams(make_config())}
+
+
+def test_the_streams_start_from_the_checked_state_and_each_warning_is_logged_once(caplog):
+    caplog.set_level(logging.WARNING, logger="airbyte")
+    future = "2999-01-01 00:00:00.000000+0000"
+    cursors = built_cursors(
+        ("conversations", {"last_activity_at": "2024-03-05"}),
+        ("messages", dict(RELEASED_MESSAGES, parent_state={"conversations": {"last_activity_at": future}})),
+    )
+    assert cursors["conversations"] == {"last_activity_at": "2024-03-05 00:00:00.000000+0000"}
+    assert cursors["messages"]["parent_state"] == {"conversations": {"last_activity_at": future}}
+    logged = [r.getMessage() for r in caplog.records if r.name == "airbyte" and r.levelno == logging.WARNING]
+    assert logged == [
+        "The saved state of stream conversations has last_activity_at = \"2024-03-05\": read as 2024-03-05 00:00:00.000000+0000.",
+        f"The saved state of stream messages is in the future (parent_state.conversations.last_activity_at = {future}): "
+        "nothing newer exists yet, so this sync loads nothing new for messages, and neither will any sync before that "
+        "date. Reset messages in Airbyte (or set the value to a past date) if that is not what you want.",
+    ]
+
+
+def test_a_state_that_cannot_be_used_stops_the_build_of_the_streams_with_a_config_error():
+    with pytest.raises(AirbyteTracedException) as refused:
+        built_cursors(("messages", dict(RELEASED_MESSAGES, state={"date": "yesterday"})))
+    assert refused.value.failure_type.value == "config_error"
+    assert refused.value.message.startswith('The saved state of stream messages has date = "yesterday", which is not a date')
