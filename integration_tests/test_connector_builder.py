@@ -100,10 +100,16 @@ def with_components(config: Dict[str, Any]) -> Dict[str, Any]:
                 __injected_components_py_checksums={"md5": hashlib.md5(COMPONENTS.encode()).hexdigest()})
 
 
-def test_every_manifest_stream_is_covered(server):
-    status, body = server.post("/v1/manifest/resolve", {"manifest": MANIFEST})
+def test_every_manifest_stream_is_covered_and_resolve_needs_the_components(server, builder_emulator):
+    """Discover (components in the config, as the platform sends them) lists every stream this module
+    test-reads. The resolve endpoint builds the source with no config, hence without components.py, and the
+    spec's config validation is a component: it answers 400 (docs/partoo.md, Connector Builder)."""
+    status, body = server.post("/v1/manifest/discover", {"manifest": MANIFEST,
+                                                         "config": with_components(builder_emulator.config())})
     assert status == 200, body
-    assert [s["name"] for s in body["manifest"]["streams"]] == STREAMS and len(STREAMS) >= 2
+    assert [s["name"] for s in body["catalog"]["streams"]] == STREAMS and len(STREAMS) == 10
+    status, body = server.post("/v1/manifest/resolve", {"manifest": MANIFEST})
+    assert status == 400 and "source_declarative_manifest.components" in body["detail"]
 
 
 # Each stream's primary key (one field), from the manifest.

@@ -1,7 +1,8 @@
 """The manifest runs unchanged under airbyte-cdk's generic `source-declarative-manifest` runner, the way
-Airbyte's Connector Builder and manifest-only deployments load it (with --components-path for the one
-Python component). Its `spec` is the generic runner's own by design (the manifest arrives with the
-config), so check and read are what prove the manifest runs there."""
+Airbyte's platform runs manifest-only connectors (with --components-path for components.py). Its `spec` is
+the generic runner's own by design (the manifest arrives with the config), so check and read are what prove
+the manifest runs there; the guarantees themselves are tested in both runtimes by the tests that use the
+`connector` fixture (conftest.py)."""
 
 from __future__ import annotations
 
