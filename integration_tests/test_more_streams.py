@@ -9,8 +9,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from .conftest import as_loaded
-from .test_manifest_only_runner import run_sdm
+from .conftest import as_loaded, run_connector
 
 MORE = ["businesses", "reviews", "review_replies", "users", "group_sections", "groups", "organizations", "custom_fields"]
 CURSORS = {"businesses": ["modified"], "reviews": ["update_date_utc"], "review_replies": ["review_update_date_utc"]}
@@ -140,10 +139,10 @@ def test_pages_that_never_end_stop_the_sync(cli, emulator_factory, fault, words)
 
 def test_the_generic_manifest_runner_reads_every_stream(tmp_path, more_emulator):
     """The Connector Builder's way: the manifest and components.py alone."""
-    messages, completed = run_sdm(tmp_path, "read", more_emulator.config(), catalog(*MORE))
+    completed = run_connector("manifest-only", tmp_path, "read", more_emulator.config(), catalog=catalog(*MORE))
     assert completed.returncode == 0, completed.stdout[-2000:]
     counts = {s: 0 for s in MORE}
-    for m in messages:
+    for m in completed.messages:
         if m["type"] == "RECORD":
             counts[m["record"]["stream"]] += 1
     assert counts == {s: len(more_emulator.expected(s)) for s in MORE}

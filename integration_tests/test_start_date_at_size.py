@@ -1,5 +1,6 @@
 """start_date over 21 pages of the conversation list (1,050 conversations, 50 a page), both streams, full refresh and
-incremental: exactly the records newer than start_date, and messages asked only for those conversations."""
+incremental: exactly the records newer than start_date, and messages asked only for those conversations, in both
+runtimes."""
 
 import pytest
 
@@ -12,13 +13,13 @@ PAGE = 50  # the connector asks 100 a page; 50 here gives as many pages for half
 
 
 @pytest.mark.parametrize("mode", ["full_refresh", "incremental"])
-def test_start_date_over_21_pages_loads_exactly_the_newer_records_of_both_streams(emulator_factory, cli, mode):
+def test_start_date_over_21_pages_loads_exactly_the_newer_records_of_both_streams(emulator_factory, connector, mode):
     emulator = emulator_factory("--conversations", str(CONVERSATIONS), "--max-messages", "3")
     conversations = emulator.expected("conversations")
     activity = sorted((c["last_message"] or {}).get("date") or c["created_at"] for c in conversations)
     start = activity[len(activity) // 2].replace(" ", "T")  # the median activity: half the pages are older
 
-    run = cli("read", emulator.config(start_date=start, _partoo_page_size=PAGE), catalog=catalog("conversations", "messages", mode=mode))
+    run = connector("read", emulator.config(start_date=start, _partoo_page_size=PAGE), catalog=catalog("conversations", "messages", mode=mode))
 
     assert run.returncode == 0, run.errors
     newer = {c["id"] for c in conversations if ((c["last_message"] or {}).get("date") or c["created_at"]) >= start.replace("T", " ")}
