@@ -60,8 +60,8 @@ def test_a_forbidden_business_stops_at_the_check(tmp_path, emulator):
     allowed = {c["business"]["id"] for c in emulator.expected("conversations") if c["business"]["name"].endswith(" 0")}
     forbidden = next(b for b in businesses if b not in allowed)
     run = make_sync(tmp_path, emulator.config(api_key="limited-key", business_ids=[forbidden]))
-    output = assert_fails_with_one_sentence(run, "Partoo refused access (HTTP 403)", "limited-key")
-    assert forbidden in output and "Messages product" in output
+    output = assert_fails_with_one_sentence(run, f"Partoo refused access to businesses {forbidden} (HTTP 403)", "limited-key")
+    assert "remove them from business_ids" in output
     assert len(output.strip().splitlines()) == 1
 
 

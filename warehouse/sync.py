@@ -14,8 +14,10 @@ way it exits with status 1 and no traceback; the connector keeps the API key out
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -154,6 +156,22 @@ def error_lines(errors: List[Any]) -> List[str]:
     return list(dict.fromkeys(e.message.strip() for e in own if e.message))
 
 
+# airbyte-cdk's CheckStream wraps the connector's sentence: repr("Stream conversations is not available: <it>"),
+# or "Encountered an error while discovering streams. Error: <it>" for a config problem.
+_CHECK_WRAPPERS = re.compile(r"^(Stream \w+ is not available: |Encountered an error while discovering streams\. Error: )")
+
+
+def sentence_of(status_message: str) -> str:
+    """The connector's own sentence in a failed check's status message, for the person at the terminal."""
+    message = status_message.strip()
+    if message[:1] in "'\"" and message[-1:] == message[:1]:
+        try:
+            message = str(ast.literal_eval(message))
+        except (ValueError, SyntaxError):
+            pass
+    return _CHECK_WRAPPERS.sub("", message)
+
+
 def check(config: Dict[str, Any]) -> None:
     """The connector's own check (`source-partoo check`), before PyAirbyte is even imported: a config
     that cannot work stops here in seconds, with the connector's sentence (SyncFailed)."""
@@ -175,7 +193,7 @@ def check(config: Dict[str, Any]) -> None:
             errors.append(message["trace"]["error"])
     if status.get("status") == "SUCCEEDED" and completed.returncode == 0:
         return
-    lines = [status["message"]] if status.get("message") else list(dict.fromkeys(e["message"] for e in errors))
+    lines = [sentence_of(status["message"])] if status.get("message") else list(dict.fromkeys(e["message"] for e in errors))
     raise SyncFailed(lines or [
         f"source-partoo check failed without saying why (exit code {completed.returncode}); run "
         f"`{connector_executable()} check --config <your config file>` to see its output."
