@@ -43,11 +43,11 @@ def test_check_with_a_key_limited_to_other_businesses_is_forbidden(connector, em
         "CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
 
 
-def test_bad_config_is_a_config_error_before_any_request(cli, emulator):
+def test_bad_config_fails_the_check_before_any_request(cli, emulator):
     before = emulator.control("stats").get("requests", 0)
     run = cli("check", emulator.config(base_url="http://example.com/v2"))
-    assert run.returncode == 1
-    assert run.errors[0]["failure_type"] == "config_error"
+    status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED" and "base_url must use https:// for example.com" in status["message"]
     assert emulator.control("stats").get("requests", 0) == before
 
 

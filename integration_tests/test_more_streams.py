@@ -111,12 +111,14 @@ def test_a_key_without_review_management_reads_everything_else(cli, more_emulato
     assert any("Review Management product" in w for w in warnings)
 
 
-def test_check_lists_the_streams_a_publisher_may_not_read(cli, more_emulator):
+def test_check_passes_for_a_publisher_and_warns_for_each_stream_it_may_not_read(cli, more_emulator):
     run = cli("check", more_emulator.config(api_key="publisher"))
     status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
-    assert status["status"] == "SUCCEEDED"
-    assert "can read businesses, organizations" in status["message"]
-    assert "may not read reviews, review_replies, users, group_sections, groups, custom_fields" in status["message"]
+    assert status == {"status": "SUCCEEDED"}
+    warned = " ".join(m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN")
+    for stream in ("reviews", "users", "groups", "custom fields"):
+        assert f"Partoo refused access to {stream} (HTTP 403)" in warned
+    assert "refused access to conversations" not in warned and "businesses" not in warned
 
 
 def test_an_ignored_per_page_still_reads_every_record(cli, emulator_factory):
