@@ -192,7 +192,7 @@ def _check_stream_state(name: str, state: Any, info: Mapping[str, Any], now: dt.
 
 
 def _order_proof(stream: str, parent: Mapping[str, Any], warnings: List[str]) -> Optional[Dict[str, str]]:
-    """What a read proved of the conversation list's order (components.list_plan), kept when it is a date;
+    """What a read proved of the conversation list's order (components.ListOrderProof reads it), kept when it is a date;
     anything else is dropped with a warning: the list is then read whole, which loses nothing."""
     if ORDER_KEY not in parent:
         return None
