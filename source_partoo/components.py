@@ -515,7 +515,7 @@ class _ListSync:
 
 _SYNCS: "OrderedDict[Tuple[Any, ...], _ListSync]" = OrderedDict()
 _SYNCS_LOCK = threading.Lock()
-_MAX_SYNCS = 8  # a process that runs syncs one after another (the Builder's server) keeps the last few
+_MAX_SYNCS = 32  # a process that runs many syncs (the Builder's server) keeps the last few
 
 
 def _list_sync(config: Config) -> _ListSync:
