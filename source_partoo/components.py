@@ -36,49 +36,47 @@ authenticator, which can refuse a redirect before requests follows it.
 naming the server and what to check. A manifest's HttpResponseFilter only ever matches responses, never
 exceptions, so YAML can retry a failed connection but cannot say why it failed (see the class).
 
-7. list_plan and SharedListPages make a sync's reads of the conversation list cost what changed. airbyte-cdk
-builds the messages' parent stream apart from the `conversations` stream, so selecting both read the list
-twice, and no manifest component can share responses between two streams: SharedListPages hands the pages
-one stream fetched to the other. A manifest cannot save anything in a state beyond a cursor's value, nor
-stop a cursor paginator on the saved position: list_plan (from the catalog and both streams' saved states,
-handed over by SourcePartoo.read) tells the paginator where a list proven newest first may stop, and the
-messages partition router saves that proof next to its position in the list.
-
-8. json_body and decoded parse a response's body once. airbyte-cdk parses a page up to four times: the
-HttpResponseFilter with a predicate (`not_a_page`) with requests' pure-Python json, the extractor's and the
-paginator's decoders with orjson, and the paginator's own checks; a manifest has no way to share one
-parse between components. A page's records are the same objects for every reader after the first.
+7. SharedConversationList, ListOrderProof and the list's paginator make a sync's reads of the conversation
+list cost what changed. airbyte-cdk builds the messages' parent stream apart from the `conversations`
+stream, so selecting both would read the list twice, and no manifest component shares responses between
+two streams: the requester both streams' list readers name (SharedConversationList) hands the pages one
+fetched to the other (SharedListPages). A manifest cannot stop a cursor paginator at the saved position,
+nor save anything in a state beyond a cursor's value: each reader's paginator stops a list proven newest
+first below the lowest activity its own stream reads (the slice airbyte-cdk's cursor hands it), the messages
+partition router saves the proof next to its position in the list, and ListOrderProof (a state migration:
+the only component a saved state reaches) reads it back for the next sync.
 """
 
 import logging
 import os
-import re
 import socket
 import ssl
 import tempfile
 import threading
-import uuid
+from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
 from urllib.parse import urljoin, urlsplit
 
-import orjson
 import requests
+from isodate import parse_duration
 from requests.structures import CaseInsensitiveDict
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
-from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder, PaginationDecoderDecorator
+from airbyte_cdk.sources.declarative.decoders import Decoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.partition_routers import PartitionRouter, SubstreamPartitionRouter
 from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.cursor_pagination_strategy import (
     CursorPaginationStrategy,
 )
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
+from airbyte_cdk.sources.declarative.requesters.requester import HttpMethod, Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
@@ -86,85 +84,6 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 _LOGGER = logging.getLogger("airbyte")
-
-
-# --- A response's body, parsed once for all its readers (item 8) ---------------------------------------
-
-_BODY = "_partoo_body"  # where a response keeps its parsed body (in its __dict__: Response has no slots)
-_NOT_PARSED = object()  # not parsed yet
-_NOT_ORJSON = object()  # not JSON to orjson: each reader falls back to its own parser, as without this
-
-
-def _orjson_body(response: requests.Response) -> Any:
-    body = response.__dict__.get(_BODY, _NOT_PARSED)
-    if body is _NOT_PARSED:
-        body = _NOT_ORJSON
-        # requests decodes a body with the charset the server declares (JSON is UTF-8 unless it says
-        # otherwise), orjson always as UTF-8: a body declared in another charset keeps requests' own path.
-        encoding = (response.encoding or "utf-8").lower().replace("-", "").replace("_", "")
-        if encoding == "utf8":
-            try:
-                body = orjson.loads(response.content)
-            except (orjson.JSONDecodeError, TypeError):
-                pass
-        response.__dict__[_BODY] = body
-    return body
-
-
-# orjson reads an integer of more than 64 bits as a float (requests' json keeps it whole): a body with a
-# run of 19 digits or more is left to response.json() (ids and dates never have one).
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
-
-
-def json_body(response: requests.Response) -> Any:
-    """`response.json()`, parsed once per response: the same value, or the same error (a ValueError). What
-    orjson reads otherwise than requests' json (NaN, integers over 64 bits) goes to response.json()."""
-    exact = response.__dict__.get("_partoo_exact")
-    if exact is None:
-        exact = response.__dict__["_partoo_exact"] = (
-            _orjson_body(response) is not _NOT_ORJSON and not _LONG_NUMBER.search(response.content or b"")
-        )
-    return _orjson_body(response) if exact else response.json()
-
-
-def json_body_or_empty(response: requests.Response) -> Any:
-    """airbyte-cdk's HttpResponseFilter._safe_response_json (the `response` of a filter's predicate and
-    error_message), from the body parsed once (tuning.py installs it on the manifest's filters)."""
-    try:
-        return json_body(response)
-    except requests.exceptions.JSONDecodeError:
-        return {}
-
-
-def decoded(decoder: Optional[Decoder], response: requests.Response) -> Iterable[Any]:
-    """What `decoder.decode(response)` yields, from the body parsed once when the decoder is airbyte-cdk's
-    JsonDecoder (unwrapped from the paginators' PaginationDecoderDecorator); any other decoder decodes."""
-    inner = decoder.decoder if isinstance(decoder, PaginationDecoderDecorator) else decoder
-    body = _orjson_body(response) if type(inner) is JsonDecoder else _NOT_ORJSON
-    if body is _NOT_ORJSON:
-        return decoder.decode(response) if decoder is not None else iter(())
-    # JsonDecoder's answers (airbyte-cdk 7.39.1): the items of a list, {} for an empty list (it yields {}
-    # when nothing else), {} twice for null (once for its parser's error, once for yielding nothing), else
-    # the value itself.
-    if body is None:
-        return iter(({}, {}))
-    if isinstance(body, list):
-        return iter(body) if body else iter(({},))
-    return iter((body,))
-
-
-class _DecodedOnce(Decoder):
-    """A decoder that answers from the body parsed once (`decoded`), for airbyte-cdk code that decodes
-    itself (CursorPaginationStrategy.next_page_token)."""
-
-    def __init__(self, decoder: Decoder) -> None:
-        self.decoder = decoder
-
-    def is_stream_response(self) -> bool:
-        return self.decoder.is_stream_response()
-
-    def decode(self, response: requests.Response) -> Any:
-        yield from decoded(self.decoder, response)
 
 
 class _ListRead:
@@ -348,12 +267,28 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
     """
 
     detect_movement: bool = False
+    # How far below this stream's saved position a read of a list proven newest first goes on (an ISO 8601
+    # duration): ORDER_MARGIN, unless the stream's slice already starts that far below (its lookback_window).
+    order_margin: str = "PT1H"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        # CursorPaginationStrategy decodes the page for its templates: from the body parsed once (item 8).
-        if not isinstance(self.decoder, _DecodedOnce):
-            self.decoder = _DecodedOnce(self.decoder)
+        self._order_margin = parse_duration(self.order_margin)
+
+    def _stop_before(self, stream_slice: Optional[StreamSlice]) -> Optional[datetime]:
+        """Where this stream's read of a list proven newest first may stop (see _ListRead.reached_bound):
+        below the lowest activity the stream reads this sync, which airbyte-cdk's cursor puts in the slice
+        (its saved position minus its lookback, or start_date), minus order_margin; below start_date, always
+        ORDER_MARGIN. None when the list is not proven, or the stream reads everything."""
+        if not _list_sync(self.config).early_stop_allowed(self.config):
+            return None
+        cursor_slice = stream_slice.cursor_slice if stream_slice is not None else None
+        start = cursor_slice.get(SLICE_START) if isinstance(cursor_slice, Mapping) else None
+        position = _activity(start) if start else _NO_ACTIVITY
+        if position <= _EPOCH:
+            return None
+        floor = _activity(self.config.get("_partoo_start_datetime"))
+        return floor - ORDER_MARGIN if position <= floor else position - self._order_margin
 
     def next_page_token(
         self,
@@ -377,14 +312,14 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
             if last_page_token_value.restart:
                 read.start_pass(top_only=last_page_token_value.top_only)
         else:
-            read = _ListRead(stop_before=_stop_before(self.config) if self.detect_movement else None)
+            read = _ListRead(stop_before=self._stop_before(stream_slice) if self.detect_movement else None)
         # The records Partoo sent (not those left after the state and start_date filters, which
         # last_page_size counts): parsed again only where needed, a messages page being read already.
         records: List[Any] = [None] * last_page_size
         at_known_page = False
         if self.detect_movement or (token is not None and not last_page_size):
             try:
-                body = json_body(response)
+                body = response.json()
             except ValueError:
                 body = None
             records = _first_list(body) or []
@@ -402,7 +337,7 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
                     "is missed.", where, read.passes, "its top" if next_pass else "it",
                 )
                 return _Cursor("restart", read, restart=True, top_only=next_pass)
-            _remember_order(self.config, read)
+            _list_sync(self.config).record(read)
             if not read.settled:
                 _LOGGER.warning(
                     "The list kept changing during %d successive reads (%s): a conversation that moved in "
@@ -435,87 +370,110 @@ class NonRepeatingCursorPagination(CursorPaginationStrategy):
         return _Cursor(token, read)
 
 
-# --- One read of the conversation list per sync, stopped early on a proven order (ListPlan) -------------
+# --- One read of the conversation list per sync, stopped early on a proven order (item 7) -------------
 
-# The config key under which SourcePartoo.read hands this sync's ListPlan to the components: a plain dict
-# (airbyte-cdk passes one config to every component; a manifest has no other channel into them).
-PLAN_KEY = "_partoo_list_plan"
-# Below the lowest saved position, the early stop reads on for this long: an inbox lists by last
-# activity, but a message can be dated a little before it reaches Partoo's list.
-ORDER_MARGIN = timedelta(hours=1)
 # Where the messages stream's state keeps the order proof, next to its position in the list.
 ORDER_KEY = "conversation_list"
-# plan id -> the order proof after this sync's read of the list (None: forgotten)
-_ORDER_PROOFS: Dict[str, Optional[str]] = {}
+# Below a saved position, the early stop reads on for this long: an inbox lists by last activity, but a
+# message can be dated a little before it reaches Partoo's list.
+ORDER_MARGIN = timedelta(hours=1)
+# The slice field where airbyte-cdk's ConcurrentCursor puts the lowest cursor value a stream reads this sync
+# (the DatetimeBasedCursor's default partition_field_start).
+SLICE_START = "start_time"
 
 
-def list_plan(
-    config: Config,
-    modes: Mapping[str, str],
-    conversations_state: Optional[Mapping[str, Any]],
-    messages_state: Optional[Mapping[str, Any]],
-) -> Dict[str, Any]:
-    """How this sync reads the conversation list: which streams read it (`modes`: the selected streams'
-    sync modes), and where it may stop.
+class _ListSync:
+    """What one sync knows of the conversation list, shared by its two readers (the `conversations` stream
+    and the messages' parent stream, which airbyte-cdk builds apart): the order proof the messages state
+    saved (ListOrderProof), what this sync's reads proved since, and the pages fetched (SharedListPages).
 
-    The list may stop early only when a complete read proved it newest first (saved in the messages
-    state) less than `full_list_every_hours` ago: then it stops at the first page that reaches below the
-    lowest position any selected stream reads from (its saved position in the list, or start_date), minus
-    ORDER_MARGIN. (The conversations' hour of lookback is for lists not ordered newest first: in a proven
-    list a conversation whose activity changed is at the top, so the early stop does not read that hour.)
-    """
-    now = _activity(config.get("_partoo_sync_started_at"))
-    start = _activity(config.get("_partoo_start_datetime"))
-    parent = (messages_state or {}).get("parent_state") or {}
-    order = parent.get(ORDER_KEY) if isinstance(parent, Mapping) else None
-    proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
-    proof = proof if isinstance(proof, str) and _activity(proof) is not _NO_ACTIVITY else None
-    hours = config.get("full_list_every_hours", 24)
-    fresh = proof is not None and now - _activity(proof) < timedelta(hours=hours if isinstance(hours, (int, float)) else 24)
+    airbyte-cdk hands every component of a source the same config and nothing else they could share, so a
+    sync is known by what its config holds only for it: the time the spec's config normalization stamped on
+    it (`_partoo_sync_started_at`, to the microsecond), with the API, key and businesses it reads."""
 
-    bounds: List[datetime] = []
-    readers = [name for name in ("conversations", "messages") if name in modes]
-    for name in readers:
-        position = None
-        if modes[name] == "incremental":
-            if name == "conversations":
-                saved = (conversations_state or {}).get("last_activity_at")
-                position = _activity(saved) if saved else None
-            else:
-                saved = (parent.get("conversations") or {}) if isinstance(parent, Mapping) else {}
-                saved = saved.get("last_activity_at") if isinstance(saved, Mapping) else None
-                position = _activity(saved) if saved else None
-        bounds.append(max(position, start) if position is not None and position is not _NO_ACTIVITY else start)
-    lowest = min(bounds) if bounds else start
-    stop_before = lowest - ORDER_MARGIN if fresh and lowest > _EPOCH else None
-    return {
-        "id": uuid.uuid4().hex,
-        "readers": readers,
-        "stop_before": stop_before.isoformat() if stop_before else None,
-        "order_proof": proof,
-        "now": now.strftime("%Y-%m-%d %H:%M:%S.%f%z"),
-    }
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.saved_proof: Optional[str] = None
+        self.out_of_order = False  # a read of this sync saw a page out of order
+        self.proven = False  # a read of this sync walked the whole list, newest activity first
+        self.pages = SharedListPages(readers=2)
+
+    def early_stop_allowed(self, config: Config) -> bool:
+        """Whether a read may stop at its saved position: a complete read proved the list newest first
+        less than `full_list_every_hours` ago (saved in the messages state), and no read of this sync
+        has seen a page out of order since."""
+        proof = self.saved_proof
+        if proof is None or self.out_of_order:
+            return False
+        hours = config.get("full_list_every_hours", 24)
+        hours = hours if isinstance(hours, (int, float)) and not isinstance(hours, bool) else 24
+        return _sync_start(config) - _activity(proof) < timedelta(hours=hours)
+
+    def record(self, read: "_ListRead") -> None:
+        """At the end of a read of the list: what it proved of the list's order."""
+        with self.lock:
+            self.out_of_order |= read.out_of_order
+            self.proven |= read.complete_newest_first
+
+    def proof(self, now: str) -> Optional[str]:
+        """The order proof the messages state saves: none when any read of this sync saw a page out of
+        order, this sync's start when one walked the whole list newest first, else the saved one (an early
+        stop proves only the pages it read)."""
+        if self.out_of_order:
+            return None
+        return now if self.proven else self.saved_proof
 
 
-def _stop_before(config: Config) -> Optional[datetime]:
-    plan = config.get(PLAN_KEY)
-    return _activity(plan["stop_before"]) if isinstance(plan, Mapping) and plan.get("stop_before") else None
+_SYNCS: "OrderedDict[Tuple[Any, ...], _ListSync]" = OrderedDict()
+_SYNCS_LOCK = threading.Lock()
+_MAX_SYNCS = 32  # a process that runs many syncs (the Builder's server) keeps the last few
 
 
-def _remember_order(config: Config, read: _ListRead) -> None:
-    """At the end of a read of the list: what the messages state saves about its order (order_proof)."""
-    plan = config.get(PLAN_KEY)
-    if isinstance(plan, Mapping):
-        _ORDER_PROOFS[plan["id"]] = read.order_proof(plan.get("order_proof"), plan["now"])
+def _list_sync(config: Config) -> _ListSync:
+    business_ids = config.get("business_ids")
+    key = (
+        config.get("_partoo_sync_started_at"),
+        config.get("_partoo_api_url"),
+        hash(str(config.get("api_key"))),
+        tuple(business_ids) if isinstance(business_ids, list) else business_ids,
+    )
+    with _SYNCS_LOCK:
+        sync = _SYNCS.get(key)
+        if sync is None:
+            sync = _SYNCS[key] = _ListSync()
+            while len(_SYNCS) > _MAX_SYNCS:
+                _SYNCS.popitem(last=False)[1].pages.close()
+        return sync
 
 
-def order_proof(config: Config) -> Optional[str]:
-    """The order proof to save with this sync's position: this sync's read's once it is done, else the
-    saved one."""
-    plan = config.get(PLAN_KEY)
-    if not isinstance(plan, Mapping):
-        return None
-    return _ORDER_PROOFS.get(plan["id"], plan.get("order_proof"))
+def _sync_start(config: Config) -> datetime:
+    return _activity(config.get("_partoo_sync_started_at"))
+
+
+def _valid_proof(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and _activity(value) is not _NO_ACTIVITY else None
+
+
+@dataclass
+class ListOrderProof(StateMigration):
+    """Reads the proof of the conversation list's order that the messages state saved
+    (parent_state.conversation_list.newest_first_at) for this sync's two readers of the list; migrates
+    nothing. Why Python: a stream's saved state reaches no component but its cursor and its state
+    migrations (airbyte-cdk 7.39.1 hands a paginator the slice, a requester `stream_state={}`, a partition
+    router nothing), and the proof is in the messages state while both streams' paginators need it."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        parent = stream_state.get("parent_state") if isinstance(stream_state, Mapping) else None
+        order = parent.get(ORDER_KEY) if isinstance(parent, Mapping) else None
+        proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
+        _list_sync(self.config).saved_proof = _valid_proof(proof)
+        return False
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        return stream_state
 
 
 class SharedListPages:
@@ -523,38 +481,37 @@ class SharedListPages:
 
     `conversations` reads the list as its records and `messages` as its partitions, each with its own
     SimpleRetriever (airbyte-cdk builds a parent stream for a substream and never shares it with the
-    stream of the same name). Both walk the same pages with the same decisions (the paginator decides
-    from the pages' content and the ListPlan only), so the requests they send are the same: keyed by pass
-    and cursor, the first reader to need a page fetches it, and the other gets the same page from a spool
-    file instead of a second request, whichever stream runs ahead; neither ever waits for the other's
-    progress, only for a fetch under way (so no worker can deadlock on another). A page whose fetch failed
-    (after the requester's own retries) or was not a 200 is never reused: the other reader sends it itself.
-    Pages are spooled to disk, not kept in memory, and forgotten once both readers had them.
+    stream of the same name). Both ask for the same pages (the same parameters, pass by pass) as long as
+    their reads go, though each may stop sooner than the other (at its own saved position): keyed by pass,
+    cursor and parameters, the first reader to need a page fetches it, and the other gets the same page from
+    a spool file instead of a second request, whichever stream runs ahead; neither ever waits for the
+    other's progress, only for a fetch under way (so no worker can deadlock on another). A page whose fetch
+    failed (after the requester's own retries) or was not a 200 is never reused: the other reader sends it
+    itself. Pages are spooled to disk, not kept in memory, and forgotten once both readers had them (with
+    one stream selected, the spool keeps the list on disk until the sync ends).
     """
 
     def __init__(self, readers: int) -> None:
         self._readers = readers
         self._lock = threading.Lock()
-        self._pages: Dict[Tuple[int, Optional[str]], "_SpooledPage"] = {}
-        self._spool = tempfile.TemporaryFile(prefix="partoo-list-")
+        self._pages: Dict[Tuple[Any, ...], "_SpooledPage"] = {}
+        self._spool: Any = None
         self._end = 0
 
-    def share(self, requester: Any) -> None:
-        """Route `requester`'s list requests through this object (an instance attribute: the requester
-        is the one airbyte-cdk built for that stream; its retries, budget and errors stay its own)."""
-        send = requester.send_request
+    def close(self) -> None:
+        with self._lock:
+            if self._spool is not None:
+                self._spool.close()
+            self._spool, self._pages = None, {}
 
-        def send_request(*args: Any, **kwargs: Any) -> Optional[requests.Response]:
-            return self._send(send, args, kwargs)
-
-        requester.send_request = send_request
-
-    def _send(self, send: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[requests.Response]:
+    def send(self, send: Any, kwargs: Dict[str, Any]) -> Optional[requests.Response]:
         token = (kwargs.get("next_page_token") or {}).get("next_page_token")
         if isinstance(token, _Cursor):
-            key = (token.read.passes + 1, None) if token.restart else (token.read.passes, str(token))
+            key: Tuple[Any, ...] = (token.read.passes + 1, None) if token.restart else (token.read.passes, str(token))
         else:
             key = (1, None if token is None else str(token))
+        params = kwargs.get("request_params") or {}
+        key += (tuple(sorted((str(k), str(v)) for k, v in params.items())),)
         with self._lock:
             page = self._pages.get(key)
             owner = page is None
@@ -562,24 +519,30 @@ class SharedListPages:
                 page = self._pages[key] = _SpooledPage()
         if owner:
             try:
-                response = send(*args, **kwargs)
+                response = send(**kwargs)
             except BaseException:
                 page.ready.set()
                 raise
             if response is not None and response.status_code == 200:
                 with self._lock:
+                    if self._spool is None:
+                        self._spool = tempfile.TemporaryFile(prefix="partoo-list-")
                     page.keep(response, self._spool, self._end)
                     self._end += len(response.content)
             page.ready.set()
             return response
         page.ready.wait()
-        if page.length is None:
-            return send(*args, **kwargs)
         with self._lock:
-            page.served += 1
-            if page.served >= self._readers:
-                self._pages.pop(key, None)
-        return page.response(self._spool)
+            spool = self._spool
+            if page.length is None or spool is None:
+                spool = None
+            else:
+                page.served += 1
+                if page.served >= self._readers:
+                    self._pages.pop(key, None)
+        if spool is None:
+            return send(**kwargs)
+        return page.response(spool)
 
 
 class _SpooledPage:
@@ -598,7 +561,7 @@ class _SpooledPage:
         self.encoding, self.reason, self.elapsed = response.encoding, response.reason, response.elapsed
 
     def response(self, spool: Any) -> requests.Response:
-        response = requests.Response()
+        response = requests.Response()  # ours: its body is set as requests sets it when reading one
         response.status_code = 200
         response._content = os.pread(spool.fileno(), self.length, self.offset)  # type: ignore[arg-type]
         response.headers = CaseInsensitiveDict(self.headers)
@@ -607,29 +570,60 @@ class _SpooledPage:
         return response
 
 
-def partition_factory(stream: Any) -> Any:
-    """The partition factory of an airbyte-cdk 7.39.1 DefaultStream built from the manifest, which holds its
-    retriever; None for any other stream (private attributes: the version is pinned, and
-    unit_tests/test_one_list_read.py fails if they move). tuning.py reaches the streams through it too."""
-    return getattr(getattr(stream, "_stream_partition_generator", None), "_partition_factory", None)
+@dataclass
+class SharedConversationList(Requester):
+    """The manifest's HttpRequester for the conversation list (`requester`, built by airbyte-cdk with its
+    retries, request budget, logs and errors), with its pages shared by the two streams that read the list
+    in a sync (SharedListPages). Why Python: airbyte-cdk builds the messages' parent stream apart from the
+    `conversations` stream, and no manifest component shares responses between two streams (its HTTP cache
+    would serve a live list's first page again to every pass that re-reads it, and a malformed 200 to every
+    retry). Everything but send_request is the inner requester's."""
 
+    requester: Requester
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
 
-def stream_retriever(stream: Any) -> Any:
-    """The retriever of a manifest stream (see partition_factory), or None."""
-    return getattr(partition_factory(stream), "_retriever", None)
+    def send_request(self, **kwargs: Any) -> Optional[requests.Response]:  # type: ignore[override]
+        return _list_sync(self.config).pages.send(self.requester.send_request, kwargs)
 
+    @property
+    def error_handler(self) -> Any:
+        return getattr(self.requester, "error_handler", None)
 
-def share_list_reads(streams: Iterable[Any]) -> Optional[SharedListPages]:
-    """When both `conversations` and `messages` are read: one SharedListPages for their two list reads."""
-    by_name = {stream.name: stream for stream in streams}
-    conversations, messages = by_name.get("conversations"), by_name.get("messages")
-    router = getattr(getattr(messages, "cursor", None), "_partition_router", None)
-    if conversations is None or not isinstance(router, ConversationsByLastActivity):
-        return None
-    shared = SharedListPages(readers=2)
-    shared.share(stream_retriever(conversations).requester)
-    shared.share(stream_retriever(router.conversations.parent_stream_configs[0].stream).requester)
-    return shared
+    @property
+    def exit_on_rate_limit(self) -> bool:
+        return bool(getattr(self.requester, "exit_on_rate_limit", False))
+
+    @exit_on_rate_limit.setter
+    def exit_on_rate_limit(self, value: bool) -> None:
+        self.requester.exit_on_rate_limit = value  # type: ignore[attr-defined]
+
+    def get_authenticator(self) -> DeclarativeAuthenticator:
+        return self.requester.get_authenticator()
+
+    def get_url(self, **kwargs: Any) -> str:  # type: ignore[override]
+        return self.requester.get_url(**kwargs)
+
+    def get_url_base(self, **kwargs: Any) -> str:  # type: ignore[override]
+        return self.requester.get_url_base(**kwargs)
+
+    def get_path(self, **kwargs: Any) -> str:  # type: ignore[override]
+        return self.requester.get_path(**kwargs)
+
+    def get_method(self) -> HttpMethod:
+        return self.requester.get_method()
+
+    def get_request_params(self, **kwargs: Any) -> MutableMapping[str, Any]:  # type: ignore[override]
+        return self.requester.get_request_params(**kwargs)
+
+    def get_request_headers(self, **kwargs: Any) -> Mapping[str, Any]:  # type: ignore[override]
+        return self.requester.get_request_headers(**kwargs)
+
+    def get_request_body_data(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.requester.get_request_body_data(**kwargs)
+
+    def get_request_body_json(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.requester.get_request_body_json(**kwargs)
 
 
 @dataclass
@@ -688,6 +682,8 @@ class ConversationsByLastActivity(PartitionRouter):
         # sync's start makes the next sync list it again (config transformation in the manifest).
         started = self.config.get("_partoo_sync_started_at")
         self._started: Optional[datetime] = _activity(started) if started else None
+        # What a read of the whole list, newest first, proves: the list's order at this sync's start.
+        self._started_text = _sync_start(self.config).strftime(self.state_datetime_format)
         self._finished = False
 
     def stream_slices(self) -> Iterable[StreamSlice]:
@@ -725,9 +721,9 @@ class ConversationsByLastActivity(PartitionRouter):
         return self._with_order({self._parent_name: {self._cursor_field: position.strftime(self.state_datetime_format)}})
 
     def _with_order(self, state: Optional[Mapping[str, StreamState]]) -> Optional[Mapping[str, StreamState]]:
-        """The position in the list, with what the reads proved of the list's order (list_plan reads it).
+        """The position in the list, with what the reads proved of the list's order (ListOrderProof reads it).
         airbyte-cdk reads its parent's state under the parent's name and leaves other keys alone."""
-        proof = order_proof(self.config)
+        proof = _list_sync(self.config).proof(self._started_text)
         if not state or proof is None:
             return state
         return {**state, ORDER_KEY: {"newest_first_at": proof}}
@@ -782,7 +778,7 @@ class PageRecords(RecordExtractor):
         self._lock = threading.Lock()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for body in decoded(self.decoder, response):
+        for body in self.decoder.decode(response):
             records = body.get(self.field_name) if isinstance(body, dict) else None
             if not isinstance(records, list):
                 continue
@@ -1126,7 +1122,7 @@ class PageNumberPagination(PaginationStrategy):
         stream_slice: Optional[StreamSlice] = None,
     ) -> Optional[Any]:
         try:
-            body = json_body(response)
+            body = response.json()
         except ValueError:
             return None
         if not isinstance(body, dict):
@@ -1268,7 +1264,7 @@ class PartooRecords(RecordExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         try:
-            body = json_body(response)
+            body = response.json()
         except ValueError:
             return
         yield from self.records_of(body)

@@ -194,15 +194,20 @@ def test_a_conversation_that_changes_after_it_was_read_in_a_list_not_ordered_by_
     partoo = LivePartoo(requests_mock)
     inbox(partoo, 300)
     partoo.conversations.sort(key=lambda c: c["id"])  # a list ordered by id: activity never moves anything
-    now = dt.datetime.now(dt.timezone.utc)
 
     def touch(cid: int, moment: dt.datetime) -> None:
         date = moment.isoformat(sep=" ", timespec="microseconds")
         partoo.conversations = [conversation(cid, last=date) if c["id"] == cid else c for c in partoo.conversations]
         partoo.messages[cid].append(message(cid * 100 + 1, cid, date))
 
-    # While page 3 is asked for: 5 (page 1, already read) and then 250 (page 3) get a message, in place.
-    partoo.changes[3] = lambda: (touch(5, now + dt.timedelta(seconds=1)), touch(250, now + dt.timedelta(seconds=2)))
+    # While page 3 is asked for: 5 (page 1, already read) and then 250 (page 3) get a message, in place, dated
+    # when they arrive (after the sync started, however long the source took to start).
+    def arrive() -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        touch(5, now)
+        touch(250, now + dt.timedelta(seconds=1))
+
+    partoo.changes[3] = arrive
     first = run_read(make_config(), "conversations", "messages", mode=INC)
     # (501 may be read already: the list is read once, before any messages are asked for.)
     partoo.changes.clear()

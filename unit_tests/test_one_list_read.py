@@ -264,3 +264,40 @@ def test_both_streams_share_the_list_with_any_number_of_workers_without_waiting_
     assert sorted(record_ids(output, "conversations")) == list(range(1, 501))
     assert sorted(record_ids(output, "messages")) == [c * 100 for c in range(1, 501)]
     assert len(partoo.requests("/conversations")) == 5
+
+
+def test_each_stream_stops_at_its_own_saved_position_and_the_pages_serve_both(requests_mock, sleeps):
+    # conversations saved at minute 2500, the messages' place in the list at minute 2200 (an interrupted
+    # sync, say): conversations stops at its first page (down to 2440, its hour of lookback); the messages'
+    # read of the list goes on to the page reaching below 2140, an hour under its position. The pages they
+    # both read are fetched once.
+    partoo = LivePartoo(requests_mock)
+    inbox(partoo, 2500)
+    state = synced()
+    messages = state[1].stream.stream_state.__dict__
+    messages["parent_state"]["conversations"] = {"last_activity_at": minute(2200).replace("+00:00", "+0000")}
+
+    second = sync(partoo, state)
+
+    assert not second.errors
+    assert cursors_sent(partoo) == [None, "off-100", "off-200", "off-300"]  # 2500 to 2101, each once
+    assert sorted(record_ids(second, "conversations")) == list(range(2440, 2501))
+    assert sorted(int(r.qs["conversation_id"][0]) for r in partoo.requests("/messages")) == list(range(2200, 2501))
+    assert proof(second) == proof_of(state)
+
+
+def test_one_stream_alone_stops_early_on_the_proof_the_messages_state_saved(requests_mock, sleeps):
+    partoo = LivePartoo(requests_mock)
+    inbox(partoo, 2500)
+    partoo.mocker.reset_mock()
+    output = run_read(make_config(), "conversations", mode=INC, state=synced())
+    assert cursors_sent(partoo) == [None]
+    assert sorted(record_ids(output, "conversations")) == list(range(2440, 2501))
+
+
+def test_the_package_adds_nothing_to_the_manifest_read():
+    # The list's cost comes from the components the manifest names (SharedConversationList, ListOrderProof,
+    # the paginators), so airbyte-cdk's manifest-only runner gets it too (integration_tests/test_quiet_sync_cost.py).
+    from source_partoo.source import SourcePartoo
+
+    assert "read" not in vars(SourcePartoo) and "streams" not in vars(SourcePartoo)
