@@ -7,7 +7,9 @@ emit must be every conversation and every message that exists at the end, as it 
 
 Both ways of reading the list are run: with the defaults (a list that a complete read proved newest first
 is read only down to the saved position by the next syncs: the newest order here) and with
-full_list_every_hours = 0 (every sync reads the whole list, once for both streams).
+full_list_every_hours = 0 (every sync reads the whole list, once for both streams). Every scenario runs
+through both runtimes (`connector`: source-partoo and source-declarative-manifest), with the same request
+bounds.
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ def assert_union_is_everything(emulator: Any, runs: List[Any]) -> None:
         assert extra <= deleted, f"{stream} emitted that do not exist and were not deleted: {sorted(extra - deleted)[:5]}"
 
 
-def three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, cli, order, **settings):
+def three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, order, **settings):
     emulator = emulator_factory("--conversations", str(CONVERSATIONS), "--max-messages", "3", "--order", order,
                                 "--live-every", "10")
     config = emulator.config(_partoo_page_size=PAGE, **settings)
     early_stop = order == "newest" and settings.get("full_list_every_hours") != 0
     both = catalog("conversations", "messages", mode="incremental")
 
-    sync1 = cli("read", config, catalog=both)
+    sync1 = connector("read", config, catalog=both)
     assert sync1.returncode == 0, sync1.errors
     live = emulator.control("stats")
     assert live.get("live message", 0) >= 20 and live.get("live deletion", 0) >= 1, live
@@ -77,7 +79,7 @@ def three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, 
     assert bool(proof) == (order == "newest")  # a complete read proves the order of a list newest first only
 
     emulator.control("reset_stats", {})
-    sync2 = cli("read", config, catalog=both, state=sync1.last_states())
+    sync2 = connector("read", config, catalog=both, state=sync1.last_states())
     assert sync2.returncode == 0, sync2.errors
     listed = emulator.control("stats")["requests /v2/conversations"]
     whole = -(-len(emulator.control("expected?stream=conversations")["records"]) // PAGE)  # the list's pages
@@ -86,7 +88,7 @@ def three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, 
     assert {quiet, busy, new} <= {m["conversation_id"] for m in sync2.records("messages")}
 
     emulator.control("reset_stats", {})
-    sync3 = cli("read", config, catalog=both, state=sync2.last_states())
+    sync3 = connector("read", config, catalog=both, state=sync2.last_states())
     assert sync3.returncode == 0, sync3.errors
     stats = emulator.control("stats")
     # A quiet sync reads the list (once for both streams; on a proven list, only its top, down to the saved
@@ -105,21 +107,21 @@ def three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, 
 
 # One class per order: pytest-xdist (`--dist loadscope`, see the Makefile) runs each on its own worker.
 class TestNewestActivityFirst:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
-        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, cli, "newest")
+    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
+        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, "newest")
 
 
 class TestNewestActivityFirstReadWholeEverySync:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
+    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
         three_incremental_syncs_of_a_live_inbox_emit_every_record(
-            emulator_factory, cli, "newest", full_list_every_hours=0)
+            emulator_factory, connector, "newest", full_list_every_hours=0)
 
 
 class TestOldestActivityFirst:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
-        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, cli, "oldest")
+    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
+        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, "oldest")
 
 
 class TestShuffled:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
-        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, cli, "shuffled")
+    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
+        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, "shuffled")
