@@ -187,7 +187,7 @@ NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
 
 def migration(stream: str) -> CheckSavedState:
     """The stream's state migration, built by airbyte-cdk's factory from the manifest, as a sync builds it."""
-    [entry] = INCREMENTAL[stream]["state_migrations"]
+    entry = INCREMENTAL[stream]["state_migrations"][0]  # messages: then ListOrderProof, which changes nothing
     return ModelToComponentFactory().create_component(
         CustomStateMigrationModel, entry, make_config(), declarative_stream=SimpleNamespace(name=stream))
 
@@ -214,8 +214,10 @@ def test_every_incremental_stream_checks_its_state_with_its_own_cursors_facts():
     assert set(INCREMENTAL) == {"conversations", "messages", "businesses", "reviews", "review_replies"}
     for name, stream in INCREMENTAL.items():
         cursor = stream["incremental_sync"]
-        [entry] = stream["state_migrations"]
+        entry, *after = stream["state_migrations"]
         assert entry["class_name"] == "source_declarative_manifest.components.CheckSavedState"
+        # messages: ListOrderProof reads the order proof from the state CheckSavedState checked
+        assert [m["class_name"].rsplit(".", 1)[-1] for m in after] == (["ListOrderProof"] if name == "messages" else [])
         assert (entry["cursor_field"], entry["datetime_format"], entry["cursor_datetime_formats"]) == (
             cursor["cursor_field"], cursor["datetime_format"], cursor["cursor_datetime_formats"]), name
         parents = [p for p in ((stream["retriever"].get("partition_router") or {}).get("conversations") or {})
