@@ -85,14 +85,16 @@ print(json.dumps({"exit": proc.returncode, "killed": killed, "wall_s": round(wal
 '''
 
 
-def connector_command(runtime: str, command: str, files: Dict[str, Path]) -> tuple[List[str], Dict[str, str]]:
-    """The command line and environment of `runtime` (integration_tests/conftest.run_connector's)."""
+def connector_command(runtime: str, command: str, files: Dict[str, Path],
+                      manifest: Path = MANIFEST) -> tuple[List[str], Dict[str, str]]:
+    """The command line and environment of `runtime` (integration_tests/conftest.run_connector's); `manifest`
+    (manifest-only) lets a proposed manifest be measured without editing the connector's."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if runtime == "package":
         args = [str(CLI), command]
         env["PYTHONPATH"] = str(REPO)
     else:
-        args = [str(SDM), command, "--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)]
+        args = [str(SDM), command, "--manifest-path", str(manifest), "--components-path", str(COMPONENTS)]
         env.update(AIRBYTE_ENABLE_UNSAFE_CODE="true", PYTHONNOUSERSITE="1")
     for name, path in files.items():
         args += [f"--{name}", str(path)]
@@ -131,7 +133,7 @@ def parse_output(path: Path, repeat: int) -> Dict[str, Any]:
 
 
 def run(runtime: str, emulator: Emulator, workdir: Path, *, workers: int, state: Optional[List[Dict[str, Any]]],
-        stall_s: float, bound_s: float, repeat: int) -> Dict[str, Any]:
+        stall_s: float, bound_s: float, repeat: int, manifest: Path = MANIFEST) -> Dict[str, Any]:
     """One `read` of both streams by `runtime`, through WRAPPER: its rusage, exit, records, state, warnings."""
     files = {"config": workdir / "config.json", "catalog": workdir / "catalog.json"}
     files["config"].write_text(json.dumps(emulator.config(requests_per_minute=RATE, num_workers=workers)))
@@ -139,7 +141,7 @@ def run(runtime: str, emulator: Emulator, workdir: Path, *, workers: int, state:
     if state is not None:
         files["state"] = workdir / "state.json"
         files["state"].write_text(json.dumps(state))
-    args, env = connector_command(runtime, "read", files)
+    args, env = connector_command(runtime, "read", files, manifest)
     out = workdir / "stdout.jsonl"
     emulator.control("reset_stats", {})
     wrapper = subprocess.run([sys.executable, "-c", WRAPPER, str(out), str(stall_s), str(bound_s), json.dumps(env),
@@ -176,7 +178,7 @@ def figures(result: Dict[str, Any], expected: Dict[str, Set[int]]) -> Dict[str, 
 
 
 def bench_size(runtime: str, conversations: int, workdir: Path, workers: int, stall_s: float, bound_s: float,
-               repeat: int) -> Dict[str, Any]:
+               repeat: int, manifest: Path = MANIFEST) -> Dict[str, Any]:
     """A full sync of both streams, 3 new messages, then an incremental sync from the full sync's state."""
     emulator = Emulator("--conversations", str(conversations), "--max-messages", "1")
     try:
@@ -184,14 +186,14 @@ def bench_size(runtime: str, conversations: int, workdir: Path, workers: int, st
         expected = {"conversations": {c["id"] for c in emulator.expected("conversations")},
                     "messages": {m["id"] for m in emulator.expected("messages")}}
         full = run(runtime, emulator, workdir, workers=workers, state=None, stall_s=stall_s, bound_s=bound_s,
-                   repeat=repeat)
+                   repeat=repeat, manifest=manifest)
         row = {"runtime": runtime, "conversations": conversations, "workers": workers,
                "full": figures(full, expected)}
         print(json.dumps(row), flush=True)
         changed = [1, conversations // 2, conversations]
         added = emulator.control("add_messages", {"conversation_ids": changed, "count": 1})["message_ids"]
         incremental = run(runtime, emulator, workdir, workers=workers, state=full["state"] or None,
-                          stall_s=stall_s, bound_s=bound_s, repeat=repeat)
+                          stall_s=stall_s, bound_s=bound_s, repeat=repeat, manifest=manifest)
         row["incremental"] = figures(incremental, {"conversations": set(changed), "messages": set(added)})
         row["incremental"]["had_state"] = bool(full["state"])
         print(json.dumps({k: row[k] for k in ("runtime", "conversations", "incremental")}), flush=True)
@@ -201,7 +203,7 @@ def bench_size(runtime: str, conversations: int, workdir: Path, workers: int, st
 
 
 def bench_workers(runtime: str, conversations: int, workers: Sequence[int], workdir: Path, stall_s: float,
-                  bound_s: float, repeat: int) -> List[Dict[str, Any]]:
+                  bound_s: float, repeat: int, manifest: Path = MANIFEST) -> List[Dict[str, Any]]:
     """A full sync of both streams per num_workers, one emulator: completed or hung (killed)."""
     emulator = Emulator("--conversations", str(conversations), "--max-messages", "1")
     rows = []
@@ -211,7 +213,7 @@ def bench_workers(runtime: str, conversations: int, workers: Sequence[int], work
                     "messages": {m["id"] for m in emulator.expected("messages")}}
         for count in workers:
             result = figures(run(runtime, emulator, workdir, workers=count, state=None, stall_s=stall_s,
-                                 bound_s=bound_s, repeat=repeat), expected)
+                                 bound_s=bound_s, repeat=repeat, manifest=manifest), expected)
             result["completed"] = (result["exit"] == 0 and not result.get("killed")
                                    and result["messages_missing"] == 0 and result["conversations_missing"] == 0)
             row = {"runtime": runtime, "conversations": conversations, "num_workers": count, **result}
@@ -233,15 +235,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sweep-conversations", type=int, help="the sweep's size (default 30000)")
     parser.add_argument("--stall-s", type=float, default=180, help="kill a run whose stdout has not grown for this")
     parser.add_argument("--bound-s", type=float, default=1800, help="kill a workers-sweep run after this")
+    parser.add_argument("--manifest", type=Path, default=MANIFEST,
+                        help="manifest-only: run this manifest instead (a proposed change, measured)")
     parser.add_argument("--repeat", type=int, default=50, help="a WARN text this often counts as per partition")
     args = parser.parse_args(argv)
     runtimes = RUNTIMES if args.runtime == "both" else (args.runtime,)
+    if args.manifest != MANIFEST and runtimes != ("manifest-only",):
+        parser.error("--manifest is for --runtime manifest-only (the package runs its own)")
     sizes = [int(s) for s in (args.conversations or ("2000" if args.quick else "20000,100000")).split(",") if s]
     sweep = args.sweep_conversations or (3000 if args.quick else 30000)
     results: Dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                                            "load_avg_at_start": os.getloadavg()[0]},
                                "rate_per_min": RATE, "max_messages": 1, "stall_s": args.stall_s,
-                               "bound_s": args.bound_s, "sizes": [], "workers": []}
+                               "bound_s": args.bound_s, "manifest": str(args.manifest), "sizes": [], "workers": []}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for runtime in runtimes:
@@ -250,10 +256,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                     # The size runs are bounded by stall only (and by 10x a generous floor, for safety).
                     bound = max(args.bound_s, size * 0.1)
                     results["sizes"].append(bench_size(runtime, size, workdir, args.sizes_workers, args.stall_s,
-                                                       bound, args.repeat))
+                                                       bound, args.repeat, args.manifest))
             if args.only in (None, "workers"):
                 results["workers"] += bench_workers(runtime, sweep, [int(w) for w in args.workers.split(",")],
-                                                    workdir, args.stall_s, args.bound_s, args.repeat)
+                                                    workdir, args.stall_s, args.bound_s, args.repeat, args.manifest)
     print(json.dumps(results, indent=2))
     return 0
 
