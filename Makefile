@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install test unit integration demo sync bench soak docker-test lock clean
+.PHONY: install test unit integration demo sync bench soak runtimes docker-test lock clean
 
 install: $(STAMP)
 
@@ -46,6 +46,12 @@ bench: $(BENCH_STAMP)
 ## (figures for docs/reliability.md, never pass/fail).
 soak: install
 	$(BIN)/python -m bench.soak
+
+## Both runtimes (issue #22): peak RSS, CPU and warnings of full and incremental syncs at 20,000 and
+## 100,000 conversations, and every num_workers at 30,000 (figures for docs/performance.md, never
+## pass/fail; over an hour on 2 cores).
+runtimes: install
+	$(BIN)/python -m bench.runtimes
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,demo,bench]"
