@@ -7,9 +7,9 @@ emit must be every conversation and every message that exists at the end, as it 
 
 Both ways of reading the list are run: with the defaults (a list that a complete read proved newest first
 is read only down to the saved position by the next syncs: the newest order here) and with
-full_list_every_hours = 0 (every sync reads the whole list, once for both streams). Every scenario runs
-through both runtimes (`connector`: source-partoo and source-declarative-manifest), with the same request
-bounds.
+full_list_every_hours = 0 (every sync reads the whole list, once for both streams). The newest-first and
+shuffled scenarios run through both runtimes (`connector`: source-partoo and source-declarative-manifest),
+with the same request bounds.
 """
 
 from __future__ import annotations
@@ -105,21 +105,23 @@ def three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, 
 
 
 
-# One class per order: pytest-xdist (`--dist loadscope`, see the Makefile) runs each on its own worker.
+# One class per order: pytest-xdist (`--dist loadscope`, see the Makefile) runs each on its own worker. The
+# list behaviours that differ, the early stop on a proven list and a list in no order, run through both
+# runtimes (`connector`); the other two orders through the package (`package`), to keep `make test` short.
 class TestNewestActivityFirst:
     def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
         three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, "newest")
 
 
 class TestNewestActivityFirstReadWholeEverySync:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
+    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
         three_incremental_syncs_of_a_live_inbox_emit_every_record(
-            emulator_factory, connector, "newest", full_list_every_hours=0)
+            emulator_factory, cli, "newest", full_list_every_hours=0)
 
 
 class TestOldestActivityFirst:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, connector):
-        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, "oldest")
+    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
+        three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, cli, "oldest")
 
 
 class TestShuffled:

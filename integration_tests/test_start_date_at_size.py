@@ -4,7 +4,7 @@ runtimes."""
 
 import pytest
 
-from .conftest import catalog
+from .conftest import catalog, run_connector
 
 pytestmark = pytest.mark.integration
 
@@ -12,14 +12,17 @@ CONVERSATIONS = 1050  # 21 pages of the list
 PAGE = 50  # the connector asks 100 a page; 50 here gives as many pages for half the suite's time
 
 
-@pytest.mark.parametrize("mode", ["full_refresh", "incremental"])
-def test_start_date_over_21_pages_loads_exactly_the_newer_records_of_both_streams(emulator_factory, connector, mode):
+# start_date is the same slice start in both modes: the manifest-only runtime runs the incremental one.
+@pytest.mark.parametrize("runtime, mode", [("package", "full_refresh"), ("package", "incremental"),
+                                           ("manifest-only", "incremental")])
+def test_start_date_over_21_pages_loads_exactly_the_newer_records_of_both_streams(emulator_factory, tmp_path,
+                                                                                   runtime, mode):
     emulator = emulator_factory("--conversations", str(CONVERSATIONS), "--max-messages", "3")
     conversations = emulator.expected("conversations")
     activity = sorted((c["last_message"] or {}).get("date") or c["created_at"] for c in conversations)
     start = activity[len(activity) // 2].replace(" ", "T")  # the median activity: half the pages are older
 
-    run = connector("read", emulator.config(start_date=start, _partoo_page_size=PAGE), catalog=catalog("conversations", "messages", mode=mode))
+    run = run_connector(runtime, tmp_path, "read", emulator.config(start_date=start, _partoo_page_size=PAGE), catalog=catalog("conversations", "messages", mode=mode))
 
     assert run.returncode == 0, run.errors
     newer = {c["id"] for c in conversations if ((c["last_message"] or {}).get("date") or c["created_at"]) >= start.replace("T", " ")}
