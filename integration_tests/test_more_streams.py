@@ -150,34 +150,6 @@ def test_the_generic_manifest_runner_reads_every_stream(tmp_path, more_emulator)
     assert counts == {s: len(more_emulator.expected(s)) for s in MORE}
 
 
-def test_the_demo_loads_every_stream_and_joins_reviews_and_conversations_per_business(tmp_path):
-    import subprocess
-    import sys
-
-    import duckdb
-
-    from .conftest import REPO
-
-    db = tmp_path / "warehouse.duckdb"
-    run = subprocess.run([sys.executable, "-m", "warehouse.sync", "--demo", "--conversations", "30", "--db", str(db)],
-                         cwd=REPO, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "Reviews and conversations per business" in run.stdout
-    with duckdb.connect(str(db), read_only=True) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'partoo'").fetchall()}
-        assert set(MORE) | {"conversations", "messages"} <= tables
-        types = dict(con.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
-                                 "WHERE table_schema = 'partoo' AND column_name LIKE '%_utc'").fetchall())
-        assert set(types.values()) == {"TIMESTAMP WITH TIME ZONE"} and len(types) == 10
-        # an instant survives the trip: the offset sent by Partoo and the loaded UTC timestamp agree
-        sent, loaded_at = con.execute("SELECT update_date, update_date_utc FROM partoo.reviews "
-                                      "WHERE update_date LIKE '%+02:00' LIMIT 1").fetchone()
-        assert dt.datetime.fromisoformat(sent) == loaded_at
-        rows = con.execute("SELECT COUNT(*) FROM partoo.businesses").fetchone()[0]
-    printed = run.stdout.split("Reviews and conversations per business", 1)[1].splitlines()[2:]
-    assert len([line for line in printed if line.startswith("  Boulangerie")]) == rows == 6
-
-
 def test_faults_on_the_search_endpoints_are_survived(cli, emulator_factory):
     # every fault kind, seeded; each costs a real backoff of seconds in the CLI, so a handful only
     flags = ("--conversations", "5", "--businesses", "4", "--reviews", "260", "--users", "120")

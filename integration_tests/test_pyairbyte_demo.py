@@ -1,21 +1,32 @@
-"""The main job: PyAirbyte runs the installed connector against the emulator into DuckDB."""
+"""The main job: PyAirbyte runs the installed connector against the emulator into DuckDB. One demo run for
+the module (`make demo` at 30 conversations), read by each test."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any, Tuple
 
 import duckdb
+import pytest
 
-from .conftest import DEMO_KEY, REPO
+from .conftest import ALL_STREAMS, DEMO_KEY, REPO
 
 
-def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
-    db = tmp_path / "warehouse.duckdb"  # the default file name
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: Any) -> Tuple[Any, Path]:
+    db = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"  # the default file name
     run = subprocess.run(
         [sys.executable, "-m", "warehouse.sync", "--demo", "--conversations", "30", "--db", str(db)],
         cwd=REPO, capture_output=True, text=True, timeout=240,
     )
+    return run, db
+
+
+def test_demo_loads_both_streams_with_timestamps_with_time_zone(demo):
+    run, db = demo
     assert run.returncode == 0, run.stderr[-3000:]
     # nothing from unrelated libraries: no Google FutureWarning, no PyAirbyte type notice for `content`
     assert "Warning" not in run.stderr and "Could not determine" not in run.stdout + run.stderr
@@ -45,3 +56,22 @@ def test_demo_loads_both_streams_with_timestamps_with_time_zone(tmp_path):
 
         assert rows_holding("last_activity_at")["_airbyte_state"] > 0
         assert set(rows_holding(DEMO_KEY).values()) == {0}
+
+
+def test_the_demo_loads_every_stream_and_joins_reviews_and_conversations_per_business(demo):
+    run, db = demo
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Reviews and conversations per business" in run.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'partoo'").fetchall()}
+        assert set(ALL_STREAMS) <= tables
+        types = dict(con.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_schema = 'partoo' AND column_name LIKE '%_utc'").fetchall())
+        assert set(types.values()) == {"TIMESTAMP WITH TIME ZONE"} and len(types) == 10
+        # an instant survives the trip: the offset sent by Partoo and the loaded UTC timestamp agree
+        sent, loaded_at = con.execute("SELECT update_date, update_date_utc FROM partoo.reviews "
+                                      "WHERE update_date LIKE '%+02:00' LIMIT 1").fetchone()
+        assert dt.datetime.fromisoformat(sent) == loaded_at
+        rows = con.execute("SELECT COUNT(*) FROM partoo.businesses").fetchone()[0]
+    printed = run.stdout.split("Reviews and conversations per business", 1)[1].splitlines()[2:]
+    assert len([line for line in printed if line.startswith("  Boulangerie")]) == rows == 6
