@@ -10,7 +10,7 @@ from typing import Iterator, List
 
 import pytest
 
-from .conftest import as_loaded, catalog
+from .conftest import as_loaded, catalog, run_connector
 
 BOTH = ("conversations", "messages")
 
@@ -120,12 +120,13 @@ def test_every_fault_is_survived_without_losing_or_duplicating_a_record(cli, emu
         assert len(got) == len(set(got))
 
 
-def test_random_mixed_faults_during_a_full_sync_give_the_same_records_as_a_clean_sync(connector, emulator_factory):
+def test_random_mixed_faults_during_a_full_sync_give_the_same_records_as_a_clean_sync(emulator_factory, tmp_path):
+    """Through source-declarative-manifest: the package meets each fault kind in the test above."""
     flags = ("--conversations", "40", "--max-messages", "230")
     clean = emulator_factory(*flags)
     faulty = emulator_factory(*flags, "--fault-rate", "0.1", "--fault-seed", "11")  # every fault kind, seeded
-    expected = connector("read", clean.config(num_workers=8), catalog=catalog(*BOTH))
-    run = connector("read", faulty.config(num_workers=8), catalog=catalog(*BOTH))
+    expected = run_connector("manifest-only", tmp_path, "read", clean.config(num_workers=8), catalog=catalog(*BOTH))
+    run = run_connector("manifest-only", tmp_path, "read", faulty.config(num_workers=8), catalog=catalog(*BOTH))
     assert run.returncode == 0, run.stdout[-3000:]
     stats = faulty.control("stats")
     assert sum(v for k, v in stats.items() if k.startswith("fault ")) >= 5
