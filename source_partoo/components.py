@@ -1219,9 +1219,6 @@ class AddUtcTimestamps(RecordTransformation):
             record[target] = value
 
 
-_FORBIDDEN_LOGGER = logging.getLogger("airbyte")
-
-
 @dataclass
 class SkipForbidden(DefaultErrorHandler):
     """The manifest's DefaultErrorHandler (its response_filters, retries and backoff), except that HTTP 403
@@ -1242,7 +1239,7 @@ class SkipForbidden(DefaultErrorHandler):
     def interpret_response(self, response_or_exception: Optional[Any] = None) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 403:
             message = self._forbidden.eval(self.config) or "Partoo refused access (HTTP 403); this stream is skipped."
-            _FORBIDDEN_LOGGER.warning(message)
+            _LOGGER.warning(message)
             return ErrorResolution(response_action=ResponseAction.IGNORE, failure_type=None, error_message=message)
         return super().interpret_response(response_or_exception)
 
@@ -1384,11 +1381,14 @@ CONFIG_SENTENCES: Dict[str, str] = {
 
 
 class ConfigProblem(AirbyteTracedException, ValueError):
-    """A config the user must fix: a config_error whose message is the sentence saying how. A ValueError
-    too, which is what a ValidationStrategy is documented to raise."""
+    """A config or a saved state the user must fix: a config_error whose message is the sentence saying how.
+    A ValueError too, which is what a ValidationStrategy is documented to raise."""
 
     def __init__(self, sentence: str) -> None:
         super().__init__(message=sentence, internal_message=sentence, failure_type=FailureType.config_error)
+
+    def __str__(self) -> str:
+        return self.message or ""
 
 
 def _whole_number(value: Any) -> bool:
@@ -1533,14 +1533,8 @@ from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigr
 SUBSTREAM_STATE_KEYS = {"use_global_cursor", "state", "states", "lookback_window", "parent_state"}
 
 
-class SavedStateError(AirbyteTracedException):
-    """A saved state the connector cannot use: the message is the sentence for the user."""
-
-    def __init__(self, sentence: str) -> None:
-        super().__init__(message=sentence, internal_message=sentence, failure_type=FailureType.config_error)
-
-    def __str__(self) -> str:
-        return self.message or ""
+# A saved state the connector cannot use: the same config_error sentence as a bad config value.
+SavedStateError = ConfigProblem
 
 
 @dataclass

@@ -25,13 +25,11 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from source_partoo.source import SourcePartoo
 
 
-def _print(message: AirbyteMessage) -> None:
-    print(filter_secrets(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()))
-
-
 def _fail(message: str, failure_type: FailureType, stack_trace: Optional[str] = None) -> None:
+    """One error trace, masked by airbyte-cdk's secret filter, then exit 1."""
     error = AirbyteErrorTraceMessage(message=message, failure_type=failure_type, stack_trace=stack_trace)
-    _print(AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=time.time() * 1000, error=error)))
+    trace = AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=time.time() * 1000, error=error)
+    print(filter_secrets(orjson.dumps(AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.TRACE, trace=trace))).decode()))
     sys.exit(1)
 
 
