@@ -12,6 +12,15 @@ Answer = Tuple[int, Any]
 ROLES = ["PUBLISHER", "BUSINESS_MANAGER", "GROUP_MANAGER", "ORG_MANAGER", "ORG_ADMIN", "PROVIDER"]
 FORBIDDEN: Answer = (403, {"errors": {"authorization": "Operation not allowed"}})
 NOT_FOUND: Answer = (404, {"errors": {"json": "Resource not found"}})
+PRESENCE_ROWS = ["keys", "dimensions"]
+
+
+def bad_request(field_name: str, message: str) -> Answer:
+    return 400, {"errors": {"json": {field_name: message}}}
+
+
+def comma_list(query: Dict[str, str], name: str) -> List[str]:
+    return [v for v in (query.get(name) or "").split(",") if v]
 
 
 @dataclass
@@ -32,14 +41,23 @@ class Caller:
             return None, False
         return (requested if requested is not None else self.allowed), True
 
+    def scope(self, query: Dict[str, str], product: str, role: str = "PUBLISHER") -> Tuple[Optional[Set[str]], bool]:
+        """visible(), and False also when the organization lacks the product or the user the role."""
+        if product in self.missing_products or not self.at_least(role):
+            return None, False
+        return self.visible(query)
+
 
 @dataclass
 class PageSettings:
-    """Switches for the pagination faults (CLI flags, and POST /_emulator/settings)."""
+    """Switches for the pagination faults and the body shapes (CLI flags, and POST /_emulator/settings)."""
 
     ignore_per_page: bool = False  # serve 30 a page whatever per_page says
     stuck_page: bool = False  # every page number answers page 1 again
     growing_max_page: bool = False  # max_page grows by one with every page served
+    # GET /presence_analytics/metrics rows: "keys" ({business_id, date, bucket, <metric>: n} under `metrics`)
+    # or "dimensions" ({dimension, dimension_name, day, metrics: {...}} under `data`): the docs show neither
+    presence_rows: str = "keys"
 
 
 def search_page(key: str, items: List[dict], query: Dict[str, str], settings: PageSettings, max_per_page: int = 100) -> Answer:

@@ -60,6 +60,7 @@ class Reviews:
         self.reviews: Dict[int, dict] = {rid: self._review(rid) for rid in range(1, count + 1)}
         self.next_id = count + 1
         self.next_reply_id = 10_000_000
+        self.version = 0  # bumped by every change, for the analytics' cache
 
     def _reply(self, rid: int, cid: int, when: dt.datetime, parent: Optional[int], shape: str, user: bool) -> dict:
         reply = {
@@ -119,9 +120,7 @@ class Reviews:
     def handle(self, path: str, query: Dict[str, str], caller: Caller, settings: PageSettings) -> Optional[Answer]:
         if path != "/v2/reviews":
             return None
-        if "review_management" in caller.missing_products or not caller.at_least("BUSINESS_MANAGER"):
-            return FORBIDDEN
-        visible, ok = caller.visible(query)
+        visible, ok = caller.scope(query, "review_management", "BUSINESS_MANAGER")
         if not ok:
             return FORBIDDEN
         try:
@@ -176,6 +175,7 @@ class Reviews:
                 review["comments"] = [comments, reply]
             else:
                 comments.append(reply)
+            self.version += 1
             if bump:
                 review["update_date"] = iso(now)
                 if review["state"] == "not_treated":
@@ -186,6 +186,7 @@ class Reviews:
         now = self.clock.tick()
         with self.lock:
             review = self.reviews[rid]
+            self.version += 1
             review["state"] = "deleted" if deleted else ("treated" if review["comments"] else "not_treated")
             review["delete_date"] = iso(now) if deleted else None
             review["update_date"] = iso(now)
@@ -197,6 +198,7 @@ class Reviews:
         with self.lock:
             rid = self.next_id
             self.next_id += 1
+            self.version += 1
             self.reviews[rid] = {
                 "key": f"google_my_business-{rid}", "org_id": 42, "id": rid,
                 "business_id": self.business_ids[business_index % len(self.business_ids)],

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import partoo_emulator
 from partoo_emulator.areas import Areas, add_arguments
 from partoo_emulator.messaging import Dataset
+from partoo_emulator.pages import PRESENCE_ROWS
 
 FAULT_KINDS = ["500", "502html", "drop", "truncate", "html200"]
 
@@ -161,6 +162,10 @@ def make_handler(emu: Emulator):
                 for name in ("ignore_per_page", "stuck_page", "growing_max_page"):
                     if name in body:
                         setattr(emu.areas.settings, name, bool(body[name]))
+                if "presence_rows" in body:
+                    if body["presence_rows"] not in PRESENCE_ROWS:
+                        return self._send(400, {"errors": {"json": {"presence_rows": f"One of {', '.join(PRESENCE_ROWS)}."}}})
+                    emu.areas.settings.presence_rows = body["presence_rows"]
                 return self._send(200, {"ok": True})
             if path == "/_emulator/add_messages":
                 added = [m["id"] for cid in body["conversation_ids"] for m in emu.data.add_messages(int(cid), int(body.get("count", 1)))]
