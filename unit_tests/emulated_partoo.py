@@ -13,11 +13,13 @@ from partoo_emulator.server import build_parser
 
 from .conftest import BASE
 
-AREA_URL = re.compile(re.escape(BASE) + r"/(business/search|reviews|user/search|sections|org/search|custom_fields)(/.*)?(\?.*)?$")
+AREA_URL = re.compile(re.escape(BASE) + r"/(business/search|reviews|user/search|sections|org/search|custom_fields"
+                      r"|review_analytics|presence_analytics|posts|publisher_states|feedback|messaging/templates)(/.*)?(\?.*)?$")
 
 
 def mount(requests_mock: Any, *flags: str) -> Areas:
-    """Serve GET {BASE}/business/search, /reviews, ... from a fresh emulator built with these CLI flags."""
+    """Serve GET {BASE}/business/search, /reviews, ... (every path of partoo_emulator.areas) from a fresh
+    emulator built with these CLI flags."""
     args = build_parser().parse_args(list(flags))
     areas = Areas(args, Dataset(args.seed, 0, args.businesses, 1, False).business_ids)
 
