@@ -1319,6 +1319,196 @@ class ReviewReplies(PartooRecords):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Analytics and reports (issue #24): review and presence metrics, search keywords, listing states.
+# ---------------------------------------------------------------------------------------------------
+
+# Where an analytics row may carry its business and its date: Partoo documents neither for presence
+# metrics with dimensions (a third-party client saw flat rows under `metrics`; review analytics answers
+# `{dimension, dimension_name, dimension_info, metrics: {...}}` under `data`; the keywords sibling keys
+# its rows by `business_id` and `date`). Every documented reading is accepted.
+_BUSINESS_KEYS = ("business_id", "business", "dimension_business")
+_DATE_KEYS = ("date", "day", "dimension_day", "dimension_date")
+_ROW_WRAPPERS = {"dimension", "dimension_name", "dimension_info", "dimensions", "metrics", "bucket"}
+
+
+def _day(value: Any) -> Optional[str]:
+    """A bucket's day as YYYY-MM-DD ('2024-01-31', '2024-01-31T00:00:00', '2024-01-31 00:00:00+00:00'),
+    else None."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y-%m-%d").strftime("%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+@dataclass
+class AnalyticsRows(PartooRecords):
+    """The rows of an analytics answer, one flat record per bucket: `business_id`, `date` (YYYY-MM-DD),
+    `business_name` when Partoo names it, then each metric as its own column (object metrics such as
+    reply_time or rating_distribution kept whole).
+
+    The rows may sit under `data` or `metrics` (`field_name` first, then the other); a row's metrics may be
+    flat or in a `metrics` object; its business under business_id, business, a `dimensions` object, or
+    `dimension` when `dimension` ($parameters) is `business`; its date under date/day or a `dimensions`
+    object (`bucket` only names the grain). With `require_date`, a row without a date fails the sync:
+    a window of several days cannot say which day such a row is (never load a wrong day silently).
+    Streams whose windows are one day long add the day from their window (AddFields).
+
+    Why Python: the shapes are undocumented and differ between endpoints; a DpathExtractor takes one
+    path and no AddFields template can flatten a nested object of unknown keys.
+    """
+
+    dimension: str = ""
+    require_date: bool = False
+    # Fields loaded as strings whatever their JSON type (a keyword may come as a number: the docs show 123).
+    as_strings: Optional[List[str]] = None
+
+    def records_of(self, body: Any) -> Iterable[MutableMapping[Any, Any]]:
+        if isinstance(body, dict) and not isinstance(body.get(self.field_name), list):
+            other = "metrics" if self.field_name == "data" else "data"
+            body = {self.field_name: body.get(other)} if isinstance(body.get(other), list) else body
+        for row in super().records_of(body):
+            if isinstance(row, dict):
+                yield self.flatten(row)
+
+    def flatten(self, row: Mapping[str, Any]) -> Dict[str, Any]:
+        dimensions = row.get("dimensions") if isinstance(row.get("dimensions"), dict) else {}
+        record: Dict[str, Any] = {k: v for k, v in row.items() if k not in _ROW_WRAPPERS}
+        if isinstance(row.get("metrics"), dict):
+            record.update(row["metrics"])
+        business = next((row.get(k) for k in _BUSINESS_KEYS if row.get(k) is not None), None)
+        business = business if business is not None else dimensions.get("business")
+        if business is None and self.dimension == "business":
+            business = row.get("dimension")
+        for key in _BUSINESS_KEYS[1:]:
+            record.pop(key, None)
+        record["business_id"] = None if business is None else str(business)
+        if self.dimension == "business" and row.get("dimension_name") is not None:
+            record["business_name"] = row.get("dimension_name")
+        day = next((_day(row.get(k)) for k in _DATE_KEYS if _day(row.get(k))), None)
+        day = day or _day(dimensions.get("day")) or _day(dimensions.get("date"))
+        for key in _DATE_KEYS[1:]:
+            record.pop(key, None)
+        record["date"] = day
+        for key in self.as_strings or []:
+            if record.get(key) is not None and not isinstance(record[key], str):
+                record[key] = str(record[key])
+        if day is None and self.require_date:
+            raise AirbyteTracedException(
+                message=(
+                    "Partoo answered an analytics row without a date, so the connector cannot tell which day "
+                    "it counts; the sync stopped instead of loading it under a wrong day. Report it to the "
+                    "connector's maintainers with the stream name."
+                ),
+                internal_message=f"analytics row without a date: keys {sorted(row)}",
+                failure_type=FailureType.system_error,
+            )
+        return record
+
+
+@dataclass
+class PublisherStates(PartooRecords):
+    """GET /publisher_states answers `{"businesses": {"<business id>": {business_id, business_name,
+    business_formatted_address, publishers: {"<publisher>": {state, error_type, url_on_publisher}}}}}`:
+    an object keyed by business, then by publisher. One record per business and publisher (the grain a
+    listing report counts), with the business's fields. Why Python: no manifest extractor turns the keys of
+    an object into rows."""
+
+    def records_of(self, body: Any) -> Iterable[MutableMapping[Any, Any]]:
+        businesses = body.get(self.field_name) if isinstance(body, dict) else None
+        if isinstance(businesses, list):  # should Partoo ever answer a list of the same objects
+            businesses = {str(b.get("business_id")): b for b in businesses if isinstance(b, dict)}
+        if not isinstance(businesses, dict):
+            return
+        for key, business in businesses.items():
+            if not isinstance(business, dict):
+                continue
+            publishers = business.get("publishers")
+            for publisher, listing in (publishers.items() if isinstance(publishers, dict) else []):
+                listing = listing if isinstance(listing, dict) else {}
+                yield {
+                    "business_id": str(business.get("business_id") or key),
+                    "publisher": publisher,
+                    "business_name": business.get("business_name"),
+                    "business_formatted_address": business.get("business_formatted_address"),
+                    **listing,
+                }
+
+
+def _page_keys(body: Any, list_key: str) -> Optional[List[str]]:
+    """The keys (an object's) or ids (a list's) of the items of a page, in order; None: not a page."""
+    items = body.get(list_key) if isinstance(body, dict) else None
+    if isinstance(items, dict):
+        return [str(k) for k in items]
+    if isinstance(items, list):
+        return [str(i.get("business_id") if isinstance(i, dict) else i) for i in items]
+    return None
+
+
+@dataclass
+class ShortPagePagination(PageNumberPagination):
+    """Page numbers for an endpoint whose body has no max_page (GET /publisher_states: `count` is the
+    number of items on this page): the next page until a page is empty, or shorter than both the page
+    size asked and the page before it. A short first page is therefore followed by one more request: a
+    server that ignored per_page (its default is 5 there) serves short pages that are not the last.
+    A page with the very items of the page before (the page number did not advance) stops the sync.
+
+    Why Python: PageIncrement stops on the first page shorter than the page size, counting extracted
+    records (here one per business and publisher, not per business), and never sees the page before.
+    """
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Optional[Record],
+        last_page_token_value: Optional[Any] = None,
+        page_size_override: Optional[int] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> Optional[Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        keys = _page_keys(body, self.list_key)
+        if not keys:
+            return None
+        asked = int(last_page_token_value) if last_page_token_value is not None else 1
+        previous: Optional[_ShortPage] = last_page_token_value if isinstance(last_page_token_value, _ShortPage) else None
+        size = page_size_override or self._page_size or len(keys)
+        if previous is not None and previous.keys == tuple(keys):
+            raise AirbyteTracedException(
+                message=(
+                    f"Partoo answered page {asked} with the same items as page {asked - 1} ({_Where(response)}): "
+                    "the page number does not advance, so the sync stopped instead of reading the same page "
+                    "forever. Retry later, and report it to Partoo support if it persists."
+                ),
+                internal_message=f"page {asked} repeats page {asked - 1}",
+                failure_type=FailureType.system_error,
+            )
+        if len(keys) < size and previous is not None and len(keys) < previous.size:
+            return None
+        return _ShortPage(asked + 1, tuple(keys), len(keys))
+
+
+class _ShortPage(_Page):
+    """A page number, plus the items and the size of the page before it (see _Page)."""
+
+    keys: Tuple[str, ...]
+    size: int
+
+    def __new__(cls, number: int, keys: Tuple[str, ...] = (), size: int = 0) -> "_ShortPage":
+        page = super().__new__(cls, number)
+        page.keys = keys
+        page.size = size
+        return page
+
+    def __getnewargs__(self) -> tuple:
+        return (int(self), self.keys, self.size)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Config errors as one sentence saying what to fix, in every runtime (issue #22 item 1). The spec names
 # both classes in config_normalization_rules.
 #
@@ -1367,6 +1557,10 @@ CONFIG_SENTENCES: Dict[str, str] = {
     "start_date": (
         "Set start_date to a date (2024-01-31) or a date-time (2024-01-31T00:00:00Z), or leave it "
         "empty to load everything."
+    ),
+    "analytics_start_date": (
+        "Set analytics_start_date to a date such as 2024-01-31, or leave it empty to start analytics at "
+        "start_date (else two years back)."
     ),
     "requests_per_minute": (
         "Set requests_per_minute to a whole number from 1 to 6000 (Partoo allows 300 a minute per "
@@ -1432,6 +1626,8 @@ def _field_problem(name: str, value: Any, api_key: str = "") -> Optional[str]:
         if not isinstance(value, list) or not all(isinstance(b, str) and b.strip() for b in value):
             return CONFIG_SENTENCES[name]
     if name == "start_date" and not _start_date_ok(value):
+        return CONFIG_SENTENCES[name]
+    if name == "analytics_start_date" and value not in (None, "") and (len(str(value)) != 10 or _day(value) is None):
         return CONFIG_SENTENCES[name]
     if name in ("requests_per_minute", "full_list_every_hours", "num_workers") and value is not None:
         if not _whole_number(value):  # JSON schema counts 5.0 as an integer, and the connector did not
@@ -1554,6 +1750,9 @@ class CheckSavedState(StateMigration):
     parent_cursor_field: Optional[str] = None
     parent_datetime_format: Optional[str] = None
     parent_cursor_datetime_formats: List[str] = _field(default_factory=list)
+    # A stream with one cursor per partition and no parent position (presence_keywords_monthly: one per
+    # business): its saved {states: [...], state: {...}} is kept, not read as a plain cursor.
+    partitioned: bool = False
     # airbyte-cdk passes every state migration the stream's model; only its name is read (for sentences).
     declarative_stream: Any = None
 
@@ -1580,7 +1779,7 @@ class CheckSavedState(StateMigration):
         name, cursor = self._stream, self.cursor_field
         if not state:
             return {}
-        if self.parent_stream is None or not SUBSTREAM_STATE_KEYS & set(state):
+        if (self.parent_stream is None and not self.partitioned) or not SUBSTREAM_STATE_KEYS & set(state):
             # A plain cursor: {"last_activity_at": ...}; the global form of a substream's state is the same.
             if cursor not in state:
                 warnings.append(
@@ -1611,6 +1810,8 @@ class CheckSavedState(StateMigration):
                 warnings.append(f"The saved state of stream {name} has a lookback_window that is not a number of seconds ({window!r}): 0 is used.")
                 fixed["lookback_window"] = 0
         parent_name, parent_cursor = self.parent_stream, self.parent_cursor_field or ""
+        if "parent_state" in fixed and parent_name is None:
+            fixed.pop("parent_state")  # no parent position is saved for this stream: nothing to read in it
         if "parent_state" in fixed:
             parent = fixed["parent_state"]
             position = parent.get(parent_name) if isinstance(parent, Mapping) else None

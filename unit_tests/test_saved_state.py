@@ -211,7 +211,8 @@ def own_state(stream: str, moment: str) -> Dict[str, Any]:
 
 
 def test_every_incremental_stream_checks_its_state_with_its_own_cursors_facts():
-    assert set(INCREMENTAL) == {"conversations", "messages", "businesses", "reviews", "review_replies"}
+    assert set(INCREMENTAL) == {"conversations", "messages", "businesses", "reviews", "review_replies",
+                                "review_metrics_daily", "presence_metrics_daily", "presence_keywords_monthly"}
     for name, stream in INCREMENTAL.items():
         cursor = stream["incremental_sync"]
         entry, *after = stream["state_migrations"]

@@ -13,7 +13,7 @@ def test_spec_declares_exactly_the_documented_properties(cli):
     shown = {name for name, prop in spec["properties"].items() if not prop.get("airbyte_hidden")}
     assert shown == {
         "api_key", "environment", "base_url", "business_ids", "start_date", "requests_per_minute", "num_workers",
-        "full_list_every_hours",
+        "full_list_every_hours", "analytics_start_date",
     }
     # set by the check's config_overrides (and by tests), declared so that airbyte-cdk knows they are read
     assert set(spec["properties"]) - shown == {"_partoo_check", "_partoo_page_size"}
@@ -33,12 +33,22 @@ def test_discover_lists_both_streams_with_id_primary_keys_and_cursors():
     catalog = run_discover(make_config()).catalog.catalog
     streams = {s.name: s for s in catalog.streams}
     assert set(streams) == {"conversations", "messages", "businesses", "reviews", "review_replies", "users",
-                            "group_sections", "groups", "organizations", "custom_fields"}  # #14: test_more_streams_*.py
+                            "group_sections", "groups", "organizations", "custom_fields",  # #14: test_more_streams_*.py
+                            # #24: test_analytics_streams.py
+                            "review_metrics_daily", "presence_metrics_daily", "presence_keywords_monthly", "posts",
+                            "publisher_states", "feedback_results", "feedback_forms", "message_templates"}
     assert streams["conversations"].source_defined_primary_key == [["id"]]
     assert streams["messages"].source_defined_primary_key == [["id"]]
     assert streams["conversations"].default_cursor_field == ["last_activity_at"]
     assert streams["messages"].default_cursor_field == ["date"]
     assert {m.value for m in streams["messages"].supported_sync_modes} == {"full_refresh", "incremental"}
+    # the analytics grains, and their day cursor
+    assert streams["review_metrics_daily"].source_defined_primary_key == [["business_id"], ["date"]]
+    assert streams["presence_metrics_daily"].source_defined_primary_key == [["business_id"], ["date"]]
+    assert streams["presence_keywords_monthly"].source_defined_primary_key == [["business_id"], ["keyword"], ["date"]]
+    assert streams["publisher_states"].source_defined_primary_key == [["business_id"], ["publisher"]]
+    for name in ("review_metrics_daily", "presence_metrics_daily", "presence_keywords_monthly"):
+        assert streams[name].default_cursor_field == ["date"], name
 
 
 def _openapi_properties(name):
