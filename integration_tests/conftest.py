@@ -47,9 +47,12 @@ class Emulator:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def expected(self, stream: str, business_ids: Optional[List[str]] = None) -> List[Dict[str, Any]]:
-        query = f"stream={stream}" + (f"&business__in={','.join(business_ids)}" if business_ids else "")
-        return self.control(f"expected?{query}")["records"]
+    def expected(self, stream: str, business_ids: Optional[List[str]] = None, **query: str) -> List[Dict[str, Any]]:
+        """The records the emulator holds for `stream`; `query`: since/until (analytics streams)."""
+        from urllib.parse import urlencode
+
+        params = dict({"stream": stream}, **query, **({"business__in": ",".join(business_ids)} if business_ids else {}))
+        return self.control(f"expected?{urlencode(params)}")["records"]
 
     def config(self, **overrides: Any) -> Dict[str, Any]:
         config = {"api_key": DEMO_KEY, "base_url": self.url, "requests_per_minute": 6000, "num_workers": 4}
@@ -144,16 +147,25 @@ ALL_STREAMS = ["conversations", "messages", "businesses", "reviews", "review_rep
                "groups", "organizations", "custom_fields"]
 
 
+# #24: analytics (incremental on their day) and reports (full refresh).
+ANALYTICS_STREAMS = ["review_metrics_daily", "presence_metrics_daily", "presence_keywords_monthly", "posts",
+                     "publisher_states", "feedback_results", "feedback_forms", "message_templates"]
+PRIMARY_KEYS = {"organizations": ["org_id"], "review_metrics_daily": ["business_id", "date"],
+                "presence_metrics_daily": ["business_id", "date"],
+                "presence_keywords_monthly": ["business_id", "keyword", "date"], "publisher_states": ["business_id", "publisher"]}
+
+
 def catalog(*streams: str, mode: str = "full_refresh") -> Dict[str, Any]:
     cursor = {"conversations": ["last_activity_at"], "messages": ["date"], "businesses": ["modified"],
-              "reviews": ["update_date_utc"], "review_replies": ["review_update_date_utc"]}
+              "reviews": ["update_date_utc"], "review_replies": ["review_update_date_utc"],
+              "review_metrics_daily": ["date"], "presence_metrics_daily": ["date"], "presence_keywords_monthly": ["date"]}
     return {"streams": [{
         "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"],
                    "source_defined_cursor": True, "default_cursor_field": cursor.get(name)},
         "sync_mode": mode if name in cursor else "full_refresh",
         "cursor_field": cursor[name] if mode == "incremental" and name in cursor else None,
         "destination_sync_mode": "append_dedup" if mode == "incremental" and name in cursor else "overwrite",
-        "primary_key": [["org_id" if name == "organizations" else "id"]],
+        "primary_key": [[field] for field in PRIMARY_KEYS.get(name, ["id"])],
     } for name in streams]}
 
 

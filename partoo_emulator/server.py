@@ -233,6 +233,7 @@ def make_handler(emu: Emulator):
             if fault:
                 with emu.lock:
                     emu.stats["fault " + fault] += 1
+                    emu.stats["faulted " + path] += 1
                 return self._fault(fault)
             caller = emu.areas.caller(key, emu.limited_keys.get(key))
             if path not in ("/v2/conversations", "/v2/messages"):
