@@ -12,7 +12,7 @@ from typing import Any, Tuple
 import duckdb
 import pytest
 
-from .conftest import ALL_STREAMS, DEMO_KEY, REPO
+from .conftest import ALL_STREAMS, ANALYTICS_STREAMS, DEMO_KEY, REPO
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +62,24 @@ def test_the_demo_loads_every_stream_and_joins_reviews_and_conversations_per_bus
     run, db = demo
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Reviews and conversations per business" in run.stdout
+    assert "Reviews and conversations per business and month" in run.stdout
     with duckdb.connect(str(db), read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'partoo'").fetchall()}
-        assert set(ALL_STREAMS) <= tables
+        assert set(ALL_STREAMS + ANALYTICS_STREAMS) <= tables
         types = dict(con.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
                                  "WHERE table_schema = 'partoo' AND column_name LIKE '%_utc'").fetchall())
-        assert set(types.values()) == {"TIMESTAMP WITH TIME ZONE"} and len(types) == 10
+        assert set(types.values()) == {"TIMESTAMP WITH TIME ZONE"} and len(types) == 17
+        # #24: every analytics and report stream loaded rows, and the worked query of docs/partoo.md runs
+        for stream in ANALYTICS_STREAMS:
+            assert con.execute(f"SELECT COUNT(*) FROM partoo.{stream}").fetchone()[0] > 0, stream
+        from warehouse.queries import MONTHLY_REVIEWS_AND_CONVERSATIONS
+        monthly = con.execute(MONTHLY_REVIEWS_AND_CONVERSATIONS.format(schema="partoo")).fetchall()
+        assert sum(row[2] for row in monthly) == con.execute(
+            "SELECT SUM(reviews_count) FROM partoo.review_metrics_daily").fetchone()[0] > 0
         # an instant survives the trip: the offset sent by Partoo and the loaded UTC timestamp agree
         sent, loaded_at = con.execute("SELECT update_date, update_date_utc FROM partoo.reviews "
                                       "WHERE update_date LIKE '%+02:00' LIMIT 1").fetchone()
         assert dt.datetime.fromisoformat(sent) == loaded_at
         rows = con.execute("SELECT COUNT(*) FROM partoo.businesses").fetchone()[0]
-    printed = run.stdout.split("Reviews and conversations per business", 1)[1].splitlines()[2:]
+    printed = run.stdout.split("Reviews and conversations per business", 1)[1].split("Reviews and conversations per business and month")[0].splitlines()[2:]
     assert len([line for line in printed if line.startswith("  Boulangerie")]) == rows == 6

@@ -236,6 +236,7 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
         for partner, status, count, latest in rows:
             lines.append(f"  {str(partner):<12} {str(status):<8} {count:>6}  {latest}")
         lines.extend(queries.reviews_and_conversations_per_business(con, schema))
+        lines.extend(queries.reviews_and_conversations_per_month(con, schema))
     return "\n".join(lines)
 
 
