@@ -65,6 +65,15 @@ CHECKED = {
     "group_sections": ("/sections", {"sections": [{"id": 3}], "page": 1, "max_page": 1, "count": 1}),
     "organizations": ("/org/search", {"orgs": [{"org_id": 1}], "page": 1, "max_page": 1, "count": 1}),
     "custom_fields": ("/custom_fields", {"custom_fields": [{"id": 5}]}),
+    "review_metrics_daily": ("/review_analytics/metrics", {"data": [{"dimension": "b1", "metrics": {"reviews_count": 1}}],
+                                                           "page": 1, "max_page": 1, "count": 1}),
+    "presence_metrics_daily": ("/presence_analytics/metrics", {"metrics": [{"business_id": "b1", "date": "2024-01-01", "call_clicks": 1}],
+                                                               "page": 1, "max_page": 1, "count": 1}),
+    "posts": ("/posts", {"posts": [{"id": 8}], "page": 1, "max_page": 1, "count": 1}),
+    "publisher_states": ("/publisher_states", {"businesses": {"b1": {"business_id": "b1", "publishers": {"waze": {"state": "success"}}}},
+                                               "count": 1}),
+    "feedback_forms": ("/feedback/feedback_form", {"items": [{"id": 9}], "page": 1, "max_page": 1, "count": 1}),
+    "message_templates": ("/messaging/templates", [{"id": 10}]),
 }
 
 
