@@ -82,12 +82,12 @@ def test_review_metrics_ask_one_window_a_day_by_business_and_load_one_row_per_bu
 def test_review_metrics_reread_the_last_30_days_on_each_sync(requests_mock, sleeps, today):
     today("2026-12-03")
     requests_mock.get(REVIEW_METRICS, json=page("data", [review_row("b1")]))
-    first = run_read(make_config(analytics_start_date="2026-01-01"), "review_metrics_daily", mode=INC)
-    assert requests_mock.call_count == 337  # 2026-01-01 .. 2026-12-03, one window a day
+    first = run_read(make_config(analytics_start_date="2026-10-01"), "review_metrics_daily", mode=INC)
+    assert requests_mock.call_count == 64  # 2026-10-01 .. 2026-12-03, one window a day
     assert last_state(first, "review_metrics_daily") == {"date": "2026-12-03"}
     today("2026-12-04")
     requests_mock.reset_mock()
-    run_read(make_config(analytics_start_date="2026-01-01"), "review_metrics_daily", mode=INC,
+    run_read(make_config(analytics_start_date="2026-10-01"), "review_metrics_daily", mode=INC,
              state=state_from(first, "review_metrics_daily"))
     days = sorted(query_of(r)["update_date__gte"][:10] for r in requests_mock.request_history)
     assert days[0] == "2026-11-03" and days[-1] == "2026-12-04" and len(days) == len(set(days)) == 32
@@ -95,10 +95,10 @@ def test_review_metrics_reread_the_last_30_days_on_each_sync(requests_mock, slee
 
 def test_analytics_go_back_two_years_without_a_start(requests_mock, sleeps, today):
     today("2026-12-03")
-    requests_mock.get(REVIEW_METRICS, json=page("data", []))
-    run_read(make_config(), "review_metrics_daily", mode=INC)
-    days = sorted(query_of(r)["update_date__gte"][:10] for r in requests_mock.request_history)
-    assert days[0] == "2024-12-03" and days[-1] == "2026-12-03"
+    requests_mock.get(PRESENCE, json=page("metrics", []))
+    run_read(make_config(), "presence_metrics_daily", mode=INC)
+    windows = sorted((query_of(r)["filter_date__gte"], query_of(r)["filter_date__lte"]) for r in requests_mock.request_history)
+    assert windows[0][0] == "2024-12-03" and windows[-1][1] == "2026-12-03" and len(windows) == 25
 
 
 def test_analytics_start_at_start_date_when_no_analytics_start_date(requests_mock, sleeps, today):
