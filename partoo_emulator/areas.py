@@ -5,6 +5,7 @@ records of its streams to GET /_emulator/expected, and applies its POST /_emulat
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from partoo_emulator.analytics import Analytics
@@ -32,7 +33,8 @@ class Areas:
         self.settings = PageSettings(args.ignore_per_page, args.stuck_page, args.growing_max_page, args.presence_rows)
         self.groups = Groups(business_ids, bare_list=args.sections_bare_list)
         businesses = Businesses(args.seed, business_ids, self.groups.groups_of, self.clock.tick_epoch)
-        reviews = Reviews(args.seed, args.reviews, business_ids, self.clock)
+        reviews = Reviews(args.seed, args.reviews, business_ids, self.clock,
+                          dt.date.fromisoformat(args.reviews_until) if args.reviews_until else None)
         self.table = [
             businesses,
             reviews,
@@ -87,6 +89,8 @@ class Areas:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reviews", type=int, default=400, help="reviews in the organization")
+    p.add_argument("--reviews-until", metavar="YYYY-MM-DD",
+                   help="the reviews' dates end about this day (default: they span 2023-01-01 + 900 days)")
     p.add_argument("--users", type=int, default=24, help="users in the organization")
     p.add_argument("--posts", type=int, default=120, help="posts in the organization")
     p.add_argument("--feedback-results", type=int, default=150, help="feedback results in the organization")

@@ -52,8 +52,12 @@ def replies_of(review: dict) -> List[dict]:
 
 
 class Reviews:
-    def __init__(self, seed: int, count: int, business_ids: List[str], clock: Clock) -> None:
+    def __init__(self, seed: int, count: int, business_ids: List[str], clock: Clock,
+                 until: Optional[dt.date] = None) -> None:
         self.seed = seed
+        # The reviews' dates span 900 days from EPOCH, or up to `until` (--reviews-until): tests of the
+        # analytics, whose windows end at the real today, need reviews in the last days.
+        self.epoch = EPOCH if until is None else dt.datetime.combine(until, dt.time(), dt.timezone.utc) - dt.timedelta(days=920)
         self.business_ids = business_ids
         self.clock = clock
         self.lock = threading.Lock()
@@ -78,7 +82,7 @@ class Reviews:
         business = self.business_ids[rid % len(self.business_ids)]
         partner = PARTNERS[rid % len(PARTNERS)]
         tz = PARIS_SUMMER if rid % 2 else PARIS_WINTER
-        date = EPOCH + dt.timedelta(seconds=rng.randint(0, 900 * 86400), microseconds=rng.randint(0, 999_999))
+        date = self.epoch + dt.timedelta(seconds=rng.randint(0, 900 * 86400), microseconds=rng.randint(0, 999_999))
         update = date + dt.timedelta(seconds=rng.randint(0, 20 * 86400))
         replied = date + dt.timedelta(hours=rng.randint(1, 48))
         shape = rid % 5
