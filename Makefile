@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install test unit integration demo sync bench soak runtimes docker-test lock clean
+.PHONY: install test unit integration demo sync bench soak runtimes analytics-cost docker-test lock clean
 
 install: $(STAMP)
 
@@ -52,6 +52,12 @@ soak: install
 ## pass/fail; over an hour on 2 cores).
 runtimes: install
 	$(BIN)/python -m bench.runtimes
+
+## Analytics and reports (issue #24): requests per endpoint of a first and a second sync of the 8 new streams
+## (500 businesses, two years of analytics), against their formulas, and the minutes each costs at Partoo's
+## 300 requests a minute (figures for docs/performance.md, never pass/fail; about 10 minutes on 2 cores).
+analytics-cost: install
+	$(BIN)/python -m bench.analytics_cost
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,demo,bench]"

@@ -132,15 +132,23 @@ def parse_output(path: Path, repeat: int) -> Dict[str, Any]:
             "warn_repeated_texts": dict(Counter(repeated).most_common(3)), "errors": errors[:3]}
 
 
-def run(runtime: str, emulator: Emulator, workdir: Path, *, workers: int, state: Optional[List[Dict[str, Any]]],
-        stall_s: float, bound_s: float, repeat: int, manifest: Path = MANIFEST) -> Dict[str, Any]:
-    """One `read` of both streams by `runtime`, through WRAPPER: its rusage, exit, records, state, warnings."""
+def read_files(workdir: Path, config: Dict[str, Any], catalog_: Dict[str, Any],
+               state: Optional[List[Dict[str, Any]]]) -> Dict[str, Path]:
+    """The files of a `read` (config, catalog, and state when given), written in `workdir`: connector_command's."""
     files = {"config": workdir / "config.json", "catalog": workdir / "catalog.json"}
-    files["config"].write_text(json.dumps(emulator.config(requests_per_minute=RATE, num_workers=workers)))
-    files["catalog"].write_text(json.dumps(catalog(*STREAMS, mode="incremental")))
+    files["config"].write_text(json.dumps(config))
+    files["catalog"].write_text(json.dumps(catalog_))
     if state is not None:
         files["state"] = workdir / "state.json"
         files["state"].write_text(json.dumps(state))
+    return files
+
+
+def run(runtime: str, emulator: Emulator, workdir: Path, *, workers: int, state: Optional[List[Dict[str, Any]]],
+        stall_s: float, bound_s: float, repeat: int, manifest: Path = MANIFEST) -> Dict[str, Any]:
+    """One `read` of both streams by `runtime`, through WRAPPER: its rusage, exit, records, state, warnings."""
+    files = read_files(workdir, emulator.config(requests_per_minute=RATE, num_workers=workers),
+                       catalog(*STREAMS, mode="incremental"), state)
     args, env = connector_command(runtime, "read", files, manifest)
     out = workdir / "stdout.jsonl"
     emulator.control("reset_stats", {})
