@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import os
 import shutil
 import subprocess
@@ -25,7 +27,9 @@ STANDARD_PORT = 18765  # integration_tests/*_config.json point here
 @pytest.fixture(scope="module", autouse=True)
 def standard_emulator() -> Iterator[Emulator]:
     # The Makefile runs pytest with --dist loadfile, so this module alone owns the fixed port.
-    running = Emulator("--conversations", "40", "--businesses", "3", port=STANDARD_PORT)
+    # Reviews up to today, so that review_metrics_daily has rows after emulator_config.json's analytics_start_date.
+    running = Emulator("--conversations", "40", "--businesses", "3", "--reviews-until", dt.date.today().isoformat(),
+                       port=STANDARD_PORT)
     yield running
     running.stop()
 
