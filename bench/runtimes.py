@@ -20,7 +20,8 @@ Runtimes (--runtime package|manifest-only|both), as integration_tests/conftest.p
             WARN log lines in all and those whose text (numbers blanked) repeats at least --repeat times,
             i.e. once per partition or so, with their most frequent texts.
 2. workers: for each num_workers of --workers, a full sync of both streams of --sweep-conversations (30,000)
-            conversations: completed (exit code, every record emitted) or hung. A run is killed when its
+            conversations: completed (exit code, every record emitted) or hung. num_workers 1 is a config
+            saved before 0.4.0, which the spec's config migration runs with 2 (one worker hung past 10,000). A run is killed when its
             stdout has not grown for --stall-s seconds (180) or after --bound-s seconds in all (1,800; the
             floor at 6,000 requests a minute is about 310 s at 30,000); killed runs are reported as such.
 

@@ -1570,7 +1570,7 @@ CONFIG_SENTENCES: Dict[str, str] = {
         "Set full_list_every_hours to a whole number of hours from 0 to 720 (how often a sync reads the "
         "whole conversation list; 0 reads it whole on every sync)."
     ),
-    "num_workers": "Set num_workers to a whole number from 1 to 16 (the number of requests in flight at once).",
+    "num_workers": "Set num_workers to a whole number from 2 to 16 (the number of requests in flight at once).",
 }
 
 

@@ -141,10 +141,11 @@ def run_read(
     mode: SyncMode = SyncMode.full_refresh,
     state: Optional[List[AirbyteStateMessage]] = None,
     expecting_exception: bool = False,
+    debug: bool = False,
 ) -> EntrypointOutput:
     configured = catalog(*streams, mode=mode)
     source = SourcePartoo(catalog=configured, config=config, state=state)
-    return read(source, config, configured, state=state, expecting_exception=expecting_exception)
+    return read(source, config, configured, state=state, expecting_exception=expecting_exception, debug=debug)
 
 
 def run_discover(config: Mapping[str, Any]) -> EntrypointOutput:
@@ -159,6 +160,23 @@ def state_from(output: EntrypointOutput, stream: str) -> List[AirbyteStateMessag
 def last_state(output: EntrypointOutput, stream: str) -> Dict[str, Any]:
     states = [m.state for m in output.state_messages if m.state.stream.stream_descriptor.name == stream]
     return json.loads(json.dumps(states[-1].stream.stream_state.__dict__, default=lambda o: o.__dict__))
+
+
+def handed_out(output: EntrypointOutput) -> List[int]:
+    """The conversations whose messages a `debug=True` read handed to airbyte-cdk's workers, in that order:
+    whatever the number of workers and however their requests interleave, which the order of the requests
+    does not show (two workers often send a conversation's request after the next one's). With --debug,
+    airbyte-cdk logs a partition's slice on its main thread as it submits the partition to the pool, in the
+    order the partition router made them, and again when a worker starts it; the first log of each
+    conversation is therefore its place in that order."""
+    order: List[int] = []
+    for message in output.logs:
+        text = message.log.message
+        if text.startswith("slice:"):
+            conversation_id = (json.loads(text[len("slice:"):]) or {}).get("conversation_id")
+            if conversation_id is not None and conversation_id not in order:
+                order.append(conversation_id)
+    return order
 
 
 def record_ids(output: EntrypointOutput, stream: str) -> List[int]:

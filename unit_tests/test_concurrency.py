@@ -1,8 +1,9 @@
 """num_workers is the number of requests in flight: N workers reach N when Partoo is slow, never more.
+A config saved with num_workers 1 (allowed up to 0.4.0, and able to hang a sync) runs with 2.
 
 requests-mock sends one request at a time (it holds a global lock around every send), so these tests
 serve the API from a small HTTP server on 127.0.0.1 instead. No test waits on a clock: each messages
-request is held until N are in flight at once, which releases them all; the 1-worker bound is proved
+request is held until N are in flight at once, which releases them all. The same bound is proved
 against the emulator (integration_tests/test_cli_against_emulator.py), whose latency gives extra
 workers the time to show up.
 """
@@ -78,10 +79,11 @@ def slow_partoo(request) -> Iterator[SlowPartoo]:
     server.server.server_close()
 
 
-@pytest.mark.parametrize("slow_partoo", [2, 6, 16], indirect=True, ids=lambda n: f"{n}-workers")
-def test_n_workers_have_exactly_n_requests_in_flight(slow_partoo, sleeps):
+@pytest.mark.parametrize("configured, slow_partoo", [(1, 2), (2, 2), (6, 6), (16, 16)], indirect=["slow_partoo"],
+                         ids=["1-migrated-to-2-workers", "2-workers", "6-workers", "16-workers"])
+def test_n_workers_have_exactly_n_requests_in_flight(slow_partoo, sleeps, configured):
     workers = slow_partoo.target
-    output = run_read(make_config(base_url=slow_partoo.url, num_workers=workers), "messages")
+    output = run_read(make_config(base_url=slow_partoo.url, num_workers=configured), "messages")
     assert sorted(record_ids(output, "messages")) == [c * 100 for c in range(1, CONVERSATIONS + 1)]
     assert not slow_partoo.gave_up, f"never {workers} requests in flight at once (at most {slow_partoo.most})"
     assert slow_partoo.most == workers

@@ -47,8 +47,10 @@ BAD_CONFIGS = {
     "requests_per_minute zero": (make_config(requests_per_minute=0), "Set requests_per_minute"),
     "requests_per_minute text": (make_config(requests_per_minute="300"), "Set requests_per_minute"),
     "requests_per_minute fractional": (make_config(requests_per_minute=150.0), "Set requests_per_minute"),
-    "num_workers too many": (make_config(num_workers=64), "Set num_workers to a whole number from 1 to 16"),
-    "num_workers boolean": (make_config(num_workers=True), "Set num_workers"),
+    "num_workers too many": (make_config(num_workers=64), "Set num_workers to a whole number from 2 to 16"),
+    "num_workers zero": (make_config(num_workers=0), "Set num_workers to a whole number from 2 to 16"),
+    "num_workers boolean": (make_config(num_workers=True), "Set num_workers to a whole number from 2 to 16"),
+    "num_workers one as a fraction": (make_config(num_workers=1.0), "Set num_workers to a whole number from 2 to 16"),
     "full_list_every_hours negative": (make_config(full_list_every_hours=-1), "Set full_list_every_hours to a whole number"),
     "full_list_every_hours text": (make_config(full_list_every_hours="24"), "Set full_list_every_hours"),
 }
@@ -66,6 +68,7 @@ GOOD_CONFIGS = [
     make_config(start_date="2024-01-31 10:00:00.123456+00:00"),
     make_config(start_date=""),
     make_config(requests_per_minute=1, num_workers=16, full_list_every_hours=0, business_ids=["b1"]),
+    make_config(num_workers=2),
 ]
 
 
@@ -216,3 +219,43 @@ def test_an_unreadable_config_file_is_answered_as_source_declarative_manifest_an
     assert result.errors[0]["message"].startswith("Error starting the sync. This could be due to an invalid "
                                                   "configuration or catalog.")
     assert "missing.json" in result.errors[0]["message"]
+
+
+# -- num_workers 1, allowed up to 0.4.0, hung a sync past 10,000 conversations: the spec's config migration --
+
+def control_configs(result: Any) -> List[Dict[str, Any]]:
+    return [m["control"]["connectorConfig"]["config"] for m in result.of_type("CONTROL")
+            if m["control"]["type"] == "CONNECTOR_CONFIG"]
+
+
+def test_a_config_saved_with_one_worker_is_migrated_to_two_once(cli, tmp_path, requests_mock):
+    # airbyte-cdk hands the migrated config to the platform (which saves it as the connection's config)
+    # and writes it over --config: the user's own values, nothing the transformations derive from them.
+    result = cli("discover", make_config(num_workers=1, start_date="2024-01-31"))
+    assert result.exit_code == 0 and result.of_type("CATALOG")
+    assert control_configs(result) == [make_config(num_workers=2, start_date="2024-01-31")]
+    assert json.loads((tmp_path / "config.json").read_text()) == make_config(num_workers=2, start_date="2024-01-31")
+    # the migrated config migrates no more
+    again = cli("discover", None, "--config", str(tmp_path / "config.json"))
+    assert again.exit_code == 0 and again.of_type("CATALOG") and control_configs(again) == []
+    assert requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize("value", [2, 16, None], ids=lambda v: f"num_workers {v}")
+def test_an_allowed_number_of_workers_is_not_migrated(cli, tmp_path, value):
+    config = make_config() if value is None else make_config(num_workers=value)
+    result = cli("discover", config)
+    assert result.exit_code == 0 and control_configs(result) == []
+    assert json.loads((tmp_path / "config.json").read_text()) == config
+
+
+# True == 1 in Python and in Jinja: only the whole number 1 is migrated; the rest is a config error, as before.
+@pytest.mark.parametrize("value", [True, 1.0, "1", 0], ids=lambda v: f"num_workers {v!r}")
+def test_a_value_equal_to_one_that_is_not_the_number_one_is_not_migrated_but_reported(cli, tmp_path, requests_mock, value):
+    result = cli("discover", make_config(num_workers=value))
+    assert control_configs(result) == []
+    assert json.loads((tmp_path / "config.json").read_text()) == make_config(num_workers=value)
+    assert result.exit_code == 1  # the config_error that airbyte-cdk's excepthook prints (the tests above)
+    assert isinstance(result.raised, components.ConfigProblem)
+    assert result.raised.message == components.CONFIG_SENTENCES["num_workers"]
+    assert requests_mock.call_count == 0

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from airbyte_cdk.models import SyncMode
 
-from .conftest import conversation, last_state, make_config, message, record_ids, run_read, state_from
+from .conftest import conversation, handed_out, last_state, make_config, message, record_ids, run_read, state_from
 
 INC = SyncMode.incremental
 
@@ -212,35 +212,57 @@ def test_the_whole_list_is_read_before_any_message_is_requested(partoo, requests
     assert sorted(set(asked_conversations(partoo))) == [1, 2, 3, 4, 5, 6, 7]
 
 
+# Two workers (the fewest the spec allows) read two conversations at once, and often send a conversation's
+# request after the next one's: these tests take the order in which the conversations were handed to the
+# workers from the read's slices (conftest.handed_out), and count the requests as a multiset.
+
 def test_messages_are_read_oldest_conversation_first(partoo):
     seed(partoo, conversations=8)  # listed shuffled
-    run_read(make_config(num_workers=1), "messages", mode=INC)
-    assert asked_conversations(partoo) == [1, 2, 3, 4, 5, 6, 7, 8]
+    output = run_read(make_config(num_workers=2), "messages", mode=INC, debug=True)
+    assert handed_out(output) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted(asked_conversations(partoo)) == [1, 2, 3, 4, 5, 6, 7, 8]  # each once
 
 
 def test_state_is_checkpointed_as_conversations_are_done(partoo, checkpoint_clock):
     seed(partoo, conversations=5)
-    output = run_read(make_config(num_workers=1), "messages", mode=INC)
-    saved = [s["parent_state"]["conversations"]["last_activity_at"] for s in messages_states(output)]
-    # one checkpoint per finished conversation, never ahead of the conversations read, then the final one
-    assert saved == [day(c, 2).replace("+00:00", "+0000") for c in (1, 2, 3, 4, 5)] + [day(5, 2).replace("+00:00", "+0000")]
-    assert all("state" not in s for s in messages_states(output)[:-1])  # no message cursor before the end
-    assert messages_states(output)[-1]["state"] == {"date": "2024-03-05 10:02:00.000000+0000"}
+    output = run_read(make_config(num_workers=2), "messages", mode=INC)
+    states = messages_states(output)
+    saved = [s["parent_state"]["conversations"]["last_activity_at"] for s in states]
+    position_of = {day(c, 2).replace("+00:00", "+0000"): c for c in (1, 2, 3, 4, 5)}
+    # Checkpoints during the sync, then the final one. How many depends on the order in which the two
+    # workers finish (airbyte-cdk checkpoints when a conversation is done and every older one is too).
+    assert len(states) >= 2 and saved[-1] == saved[-2] == day(5, 2).replace("+00:00", "+0000")
+    assert all(position in position_of for position in saved)
+    assert saved == sorted(saved)  # never moves back
+    # Never ahead of the conversations read: each checkpoint comes after every message of its conversation
+    # and of every older one.
+    emitted = set()
+    for item in output.get_message_iterator():
+        if item.type.value == "RECORD" and item.record.stream == "messages":
+            emitted.add(item.record.data["id"])
+        elif item.type.value == "STATE" and item.state.stream.stream_descriptor.name == "messages":
+            done = position_of[item.state.stream.stream_state.__dict__["parent_state"]["conversations"]["last_activity_at"]]
+            assert {m["id"] for c in range(1, done + 1) for m in partoo.messages[c]} <= emitted
+    assert all("state" not in s for s in states[:-1])  # no message cursor before the end
+    assert states[-1]["state"] == {"date": "2024-03-05 10:02:00.000000+0000"}
 
 
 def test_an_interrupted_sync_resumes_after_the_conversations_already_read(partoo, requests_mock, checkpoint_clock):
     seed(partoo, conversations=8)
     everything = sorted(m["id"] for ms in partoo.messages.values() for m in ms)
     repair = break_conversation(partoo, requests_mock, 6)
-    first = run_read(make_config(num_workers=1), "messages", mode=INC, expecting_exception=True)
+    first = run_read(make_config(num_workers=2), "messages", mode=INC, expecting_exception=True, debug=True)
     assert first.errors
-    assert asked_conversations(partoo)[:6] == [1, 2, 3, 4, 5, 6]
+    assert handed_out(first)[:6] == [1, 2, 3, 4, 5, 6]
+    assert {1, 2, 3, 4, 5, 6} <= set(asked_conversations(partoo))
 
     repair()
-    second = run_read(make_config(num_workers=1), "messages", mode=INC, state=state_from(first, "messages"))
+    second = run_read(make_config(num_workers=2), "messages", mode=INC, state=state_from(first, "messages"),
+                      debug=True)
 
     # conversation 5 holds the saved position (the boundary is read again); 1 to 4 are not asked again
-    assert asked_conversations(partoo) == [5, 6, 7, 8]
+    assert handed_out(second) == [5, 6, 7, 8]
+    assert sorted(asked_conversations(partoo)) == [5, 6, 7, 8]
     assert sorted(set(record_ids(first, "messages")) | set(record_ids(second, "messages"))) == everything
     # and the resumed sync ends with the state of a complete one
     assert last_state(second, "messages")["parent_state"] == {"conversations": {"last_activity_at": "2024-03-08 10:02:00.000000+0000"}}
@@ -251,18 +273,20 @@ def test_a_resumed_sync_emits_every_message_of_the_conversations_left(partoo, re
     # at conversation 7; its resume must still emit conversation 7's new message, older than the
     # position saved by the interrupted sync.
     seed(partoo, conversations=8)
-    first = run_read(make_config(num_workers=1), "messages", mode=INC)
+    first = run_read(make_config(num_workers=2), "messages", mode=INC)
     new_2 = add_messages(partoo, 2, day(20))
     new_7 = add_messages(partoo, 7, day(21))
     partoo.messages[9] = [message(901, 9, day(22))]
     partoo.conversations.append(conversation(9, last=day(22)))
     repair = break_conversation(partoo, requests_mock, 9)
-    second = run_read(make_config(num_workers=1), "messages", mode=INC, state=state_from(first, "messages"),
+    second = run_read(make_config(num_workers=2), "messages", mode=INC, state=state_from(first, "messages"),
                       expecting_exception=True)
     repair()
-    third = run_read(make_config(num_workers=1), "messages", mode=INC, state=state_from(second, "messages"))
+    third = run_read(make_config(num_workers=2), "messages", mode=INC, state=state_from(second, "messages"),
+                     debug=True)
 
-    assert asked_conversations(partoo) == [7, 9]
+    assert handed_out(third) == [7, 9]
+    assert sorted(asked_conversations(partoo)) == [7, 9]
     emitted = set(record_ids(second, "messages")) | set(record_ids(third, "messages"))
     assert set(new_2 + new_7 + [901]) <= emitted
 

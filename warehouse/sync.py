@@ -4,7 +4,8 @@
     python -m warehouse.sync --config cfg.json   # `make sync CONFIG=...`: a real account
 
 The connector runs as the executable that `make install` put in .venv (so PyAirbyte keeps its state
-and a second run is incremental), in PyAirbyte's offline mode so it never calls a registry.
+and a second run is incremental), in PyAirbyte's offline mode so it never calls a registry, through
+relay.py, which keeps its error traces for this job to print once.
 
 It runs the connector's check first and stops there on failure, printing the connector's sentence. A
 failure during the read prints the connector's own error message(s) once and the log file's path. Either
@@ -18,13 +19,15 @@ import ast
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -124,36 +127,34 @@ class SyncFailed(Exception):
         self.log_file = log_file
 
 
-def keep_connector_errors(source: Any) -> List[Any]:
-    """The connector's error traces, kept for main() to print once instead of printed as they come.
-
-    PyAirbyte 0.71.3 prints every error trace to the console as it arrives: the same sentence once per
-    failed stream, then airbyte-cdk's closing summary, which dumps the HTTP request and response. They
-    still go to the connector's log file. (_peek_airbyte_message is PyAirbyte's hook for each message;
-    only error traces are taken over, every other message goes through unchanged.)
-    """
-    from airbyte_protocol.models import TraceType, Type  # PyAirbyte's message models, not airbyte-cdk's
-
-    errors: List[Any] = []
-    peek = source._peek_airbyte_message
-
-    def keep(message: Any, **kwargs: Any) -> None:
-        if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
-            errors.append(message.trace.error)
-            if source._file_logger:
-                source._file_logger.error(message.trace.error.message)
-            return
-        peek(message, **kwargs)
-
-    source._peek_airbyte_message = keep
-    return errors
+RELAY = Path(__file__).resolve().with_name("relay.py")
 
 
-def error_lines(errors: List[Any]) -> List[str]:
+@contextmanager
+def relayed_connector() -> Iterator[Tuple[Path, Path]]:
+    """The program PyAirbyte runs as the connector (its `local_executable`), and the file where it keeps the
+    connector's error traces for main() to print once (relay.py says why). A launcher in a private
+    temporary folder: `local_executable` takes one path, and the relay runs with this interpreter."""
+    with tempfile.TemporaryDirectory(prefix="partoo-sync-") as folder:
+        errors = Path(folder) / "errors.jsonl"
+        errors.touch()
+        launcher = Path(folder) / "source-partoo"
+        launcher.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(str(part)) for part in (
+            sys.executable, RELAY, errors, connector_executable())) + ' "$@"\n')
+        launcher.chmod(0o700)
+        yield launcher, errors
+
+
+def kept_errors(errors_file: Path) -> List[Dict[str, Any]]:
+    """The connector's error traces (their `error` objects) that the relay kept, in the order they came."""
+    return [json.loads(line) for line in errors_file.read_text().splitlines() if line.strip()]
+
+
+def error_lines(errors: List[Dict[str, Any]]) -> List[str]:
     """Each message once: the streams' own errors, else whatever the connector said (its config errors).
     airbyte-cdk's closing summary (no stream) only repeats the streams' errors with HTTP details."""
-    own = [e for e in errors if e.stream_descriptor is not None] or errors
-    return list(dict.fromkeys(e.message.strip() for e in own if e.message))
+    own = [e for e in errors if e.get("stream_descriptor")] or errors
+    return list(dict.fromkeys(e["message"].strip() for e in own if e.get("message")))
 
 
 # airbyte-cdk's CheckStream wraps the connector's sentence: repr("Stream conversations is not available: <it>"),
@@ -193,7 +194,7 @@ def check(config: Dict[str, Any]) -> None:
             errors.append(message["trace"]["error"])
     if status.get("status") == "SUCCEEDED" and completed.returncode == 0:
         return
-    lines = [sentence_of(status["message"])] if status.get("message") else list(dict.fromkeys(e["message"] for e in errors))
+    lines = [sentence_of(status["message"])] if status.get("message") else error_lines(errors)
     raise SyncFailed(lines or [
         f"source-partoo check failed without saying why (exit code {completed.returncode}); run "
         f"`{connector_executable()} check --config <your config file>` to see its output."
@@ -205,16 +206,16 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
     import airbyte as ab  # imported late: the demo dependency is only needed here
     from airbyte.exceptions import PyAirbyteError
 
-    source = ab.get_source("source-partoo", local_executable=connector_executable(), install_if_missing=False)
-    errors = keep_connector_errors(source)
-    source.set_config(config, validate=False)  # the check above has said what is wrong with it, if anything
-    source.select_all_streams()
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = tz_aware_duckdb_cache(db_path, schema)
-    try:
-        result = source.read(cache=cache, force_full_refresh=full_refresh)
-    except PyAirbyteError as failure:
-        raise SyncFailed(error_lines(errors) or [failure.get_message()], failure.log_file) from None
+    with relayed_connector() as (connector, errors):
+        source = ab.get_source("source-partoo", local_executable=connector, install_if_missing=False)
+        source.set_config(config, validate=False)  # the check above has said what is wrong with it, if anything
+        source.select_all_streams()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        cache = tz_aware_duckdb_cache(db_path, schema)
+        try:
+            result = source.read(cache=cache, force_full_refresh=full_refresh)
+        except PyAirbyteError as failure:
+            raise SyncFailed(error_lines(kept_errors(errors)) or [failure.get_message()], failure.log_file) from None
     return cache, {name: len(dataset) for name, dataset in result.streams.items()}
 
 
