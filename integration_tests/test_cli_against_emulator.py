@@ -224,14 +224,14 @@ def test_num_workers_is_exactly_the_number_of_requests_in_flight(cli, emulator_f
     assert run.returncode == 0, run.stdout[-2000:]
     assert emulator.control("stats")["max_concurrent"] == workers
     assert len(run.records("messages")) == len(emulator.expected("messages"))
-    assert not run.of_type("CONTROL")  # nothing to migrate
+    assert not run.of_type("CONTROL")  # no config printed
 
 
-def test_a_config_saved_with_one_worker_runs_with_two_and_is_migrated(connector, emulator_factory, tmp_path):
+def test_a_config_saved_with_one_worker_runs_with_two(connector, emulator_factory, tmp_path):
     # num_workers 1 (allowed up to 0.4.0) hung a sync past 10,000 conversations: airbyte-cdk's only thread
     # generated the partitions and, with 10,000 waiting, slept until one was read (docs/performance.md). The
-    # spec's config migration makes it 2 in both runtimes: 2 requests in flight against a slow Partoo, the
-    # migrated config handed to the platform (a CONNECTOR_CONFIG control message) and written over --config.
+    # spec's first config transformation makes it 2 in both runtimes: 2 requests in flight against a slow
+    # Partoo, and no config printed (a config migration would print it, API key included) or written back.
     # (That it completes at 30,000 conversations is measured by bench/runtimes.py: too slow for a test.)
     emulator = emulator_factory("--conversations", "12", "--latency-ms", "150", "--max-messages", "5")
     config = emulator.config(num_workers=1)
@@ -239,12 +239,5 @@ def test_a_config_saved_with_one_worker_runs_with_two_and_is_migrated(connector,
     assert run.returncode == 0, run.stdout[-2000:]
     assert emulator.control("stats")["max_concurrent"] == 2
     assert len(run.records("messages")) == len(emulator.expected("messages"))
-    # (source-declarative-manifest puts the --manifest-path manifest in the config it runs with, as the
-    # platform's config of a manifest-only connector carries it: the migrated config keeps it.)
-    injected = {"__injected_declarative_manifest"} if connector.runtime == "manifest-only" else set()
-    controls = [m["control"] for m in run.of_type("CONTROL")]
-    assert [c["type"] for c in controls] == ["CONNECTOR_CONFIG"]
-    saved = json.loads((tmp_path / "config.json").read_text())
-    for migrated in (controls[0]["connectorConfig"]["config"], saved):
-        assert set(migrated) == set(config) | injected
-        assert {k: v for k, v in migrated.items() if k not in injected} == {**config, "num_workers": 2}
+    assert not run.of_type("CONTROL") and config["api_key"] not in run.stdout + run.stderr
+    assert json.loads((tmp_path / "config.json").read_text()) == config

@@ -80,7 +80,7 @@ def slow_partoo(request) -> Iterator[SlowPartoo]:
 
 
 @pytest.mark.parametrize("configured, slow_partoo", [(1, 2), (2, 2), (6, 6), (16, 16)], indirect=["slow_partoo"],
-                         ids=["1-migrated-to-2-workers", "2-workers", "6-workers", "16-workers"])
+                         ids=["1-runs-as-2-workers", "2-workers", "6-workers", "16-workers"])
 def test_n_workers_have_exactly_n_requests_in_flight(slow_partoo, sleeps, configured):
     workers = slow_partoo.target
     output = run_read(make_config(base_url=slow_partoo.url, num_workers=configured), "messages")

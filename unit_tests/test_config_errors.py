@@ -221,37 +221,36 @@ def test_an_unreadable_config_file_is_answered_as_source_declarative_manifest_an
     assert "missing.json" in result.errors[0]["message"]
 
 
-# -- num_workers 1, allowed up to 0.4.0, hung a sync past 10,000 conversations: the spec's config migration --
+# -- num_workers 1, allowed up to 0.4.0, hung a sync past 10,000 conversations: it runs as 2 -------------------
+# (the spec's first config transformation; not a config migration, which would print the whole config, API
+# key included, in a CONNECTOR_CONFIG control message)
 
 def control_configs(result: Any) -> List[Dict[str, Any]]:
     return [m["control"]["connectorConfig"]["config"] for m in result.of_type("CONTROL")
             if m["control"]["type"] == "CONNECTOR_CONFIG"]
 
 
-def test_a_config_saved_with_one_worker_is_migrated_to_two_once(cli, tmp_path, requests_mock):
-    # airbyte-cdk hands the migrated config to the platform (which saves it as the connection's config)
-    # and writes it over --config: the user's own values, nothing the transformations derive from them.
+def test_a_config_saved_with_one_worker_runs_as_two_and_prints_no_config(cli, tmp_path, requests_mock, spec):
     result = cli("discover", make_config(num_workers=1, start_date="2024-01-31"))
     assert result.exit_code == 0 and result.of_type("CATALOG")
-    assert control_configs(result) == [make_config(num_workers=2, start_date="2024-01-31")]
-    assert json.loads((tmp_path / "config.json").read_text()) == make_config(num_workers=2, start_date="2024-01-31")
-    # the migrated config migrates no more
-    again = cli("discover", None, "--config", str(tmp_path / "config.json"))
-    assert again.exit_code == 0 and again.of_type("CATALOG") and control_configs(again) == []
+    assert control_configs(result) == [] and API_KEY not in result.stdout
+    assert json.loads((tmp_path / "config.json").read_text()) == make_config(num_workers=1, start_date="2024-01-31")
     assert requests_mock.call_count == 0
+    # the config the streams are built from
+    assert normalized(spec, make_config(num_workers=1))["num_workers"] == 2
 
 
 @pytest.mark.parametrize("value", [2, 16, None], ids=lambda v: f"num_workers {v}")
-def test_an_allowed_number_of_workers_is_not_migrated(cli, tmp_path, value):
+def test_an_allowed_number_of_workers_is_kept(cli, tmp_path, spec, value):
     config = make_config() if value is None else make_config(num_workers=value)
     result = cli("discover", config)
     assert result.exit_code == 0 and control_configs(result) == []
-    assert json.loads((tmp_path / "config.json").read_text()) == config
+    assert normalized(spec, config).get("num_workers") == value
 
 
-# True == 1 in Python and in Jinja: only the whole number 1 is migrated; the rest is a config error, as before.
+# True == 1 in Python and in Jinja: only the whole number 1 runs as 2; the rest is a config error, as before.
 @pytest.mark.parametrize("value", [True, 1.0, "1", 0], ids=lambda v: f"num_workers {v!r}")
-def test_a_value_equal_to_one_that_is_not_the_number_one_is_not_migrated_but_reported(cli, tmp_path, requests_mock, value):
+def test_a_value_equal_to_one_that_is_not_the_number_one_is_reported(cli, tmp_path, requests_mock, value):
     result = cli("discover", make_config(num_workers=value))
     assert control_configs(result) == []
     assert json.loads((tmp_path / "config.json").read_text()) == make_config(num_workers=value)

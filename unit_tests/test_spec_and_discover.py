@@ -27,7 +27,7 @@ def test_spec_hides_the_api_key_and_defaults_to_production(cli):
     assert props["business_ids"]["type"] == "array" and props["business_ids"]["items"]["type"] == "string"
     assert props["requests_per_minute"]["default"] == 300
     # 2 at least: with 1, airbyte-cdk's only thread generates the partitions and, past 10,000 waiting, sleeps
-    # until one is read, which only it could do (a saved 1 is migrated: test_config_errors.py)
+    # until one is read, which only it could do (a saved 1 runs as 2: test_config_errors.py)
     assert (props["num_workers"]["minimum"], props["num_workers"]["maximum"], props["num_workers"]["default"]) == (2, 16, 4)
 
 
