@@ -1,6 +1,6 @@
 """Incremental syncs at a real organization's size, with the inbox changing while the connector reads it.
 
-Each scenario: 735 conversations (21 pages of the list, 35 a page), in each of the three orders a list can come
+Each scenario: 525 conversations (15 pages of the list, 35 a page), in each of the three orders a list can come
 in; sync 1 runs while the inbox is live (a new message, conversation or deletion every 10 requests, so that the list moves while it is paged),
 then changes happen between syncs, then sync 2, then a quiet sync 3. The union of what the three syncs
 emit must be every conversation and every message that exists at the end, as it is at the end.
@@ -22,7 +22,7 @@ from .conftest import as_loaded, catalog
 
 pytestmark = pytest.mark.integration
 
-CONVERSATIONS = 735  # 21 pages of the list
+CONVERSATIONS = 525  # 15 pages of the list
 PAGE = 35  # the connector asks 100 a page; 35 here gives as many pages for a third of the time
 
 

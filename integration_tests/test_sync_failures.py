@@ -79,7 +79,7 @@ def test_a_refused_connection_stops_at_the_check_naming_the_server(tmp_path):
 
 def test_a_failure_during_the_read_prints_the_connectors_message_once_and_the_log(tmp_path, emulator_factory):
     # the check reads one page; the read then meets a cursor the API had already returned
-    looping = emulator_factory("--conversations", "120", "--businesses", "2", "--loop-cursor")
+    looping = emulator_factory("--conversations", "40", "--businesses", "2", "--loop-cursor")
     run = make_sync(tmp_path, looping.config())
     assert run.returncode == 1
     output = run.output
