@@ -1386,8 +1386,8 @@ class AnalyticsRows(PartooRecords):
         record["business_id"] = None if business is None else str(business)
         if self.dimension == "business" and row.get("dimension_name") is not None:
             record["business_name"] = row.get("dimension_name")
-        day = next((_day(row.get(k)) for k in _DATE_KEYS if _day(row.get(k))), None)
-        day = day or _day(dimensions.get("day")) or _day(dimensions.get("date"))
+        days = (_day(row.get(k)) for k in _DATE_KEYS)
+        day = next((d for d in days if d), None) or _day(dimensions.get("day")) or _day(dimensions.get("date"))
         for key in _DATE_KEYS[1:]:
             record.pop(key, None)
         record["date"] = day
