@@ -66,3 +66,22 @@ def test_airbyte_cdk_is_pinned_to_one_version_and_locked():
     assert project["dependencies"] == ["airbyte-cdk==7.39.1"]
     assert "airbyte-cdk==7.39.1" in (REPO / "constraints.txt").read_text().splitlines()
     assert yaml.safe_load(MANIFEST_PATH.read_text())["version"] == "7.39.1"
+
+
+def test_the_manifest_has_no_key_twice_in_a_mapping():
+    # PyYAML keeps the last of two equal keys without a word, so airbyte-cdk runs such a manifest; the Connector
+    # Builder's YAML parser refuses it ("Map keys must be unique"), and the first value is dead text anyway.
+    repeated = []
+
+    def walk(node: yaml.Node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.value != "<<"]
+            repeated.extend((key, node.start_mark.line + 1) for key in sorted(set(keys)) if keys.count(key) > 1)
+            for _, value in node.value:
+                walk(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for value in node.value:
+                walk(value)
+
+    walk(yaml.compose(Path(MANIFEST_PATH).read_text()))
+    assert repeated == []
