@@ -53,11 +53,12 @@ import socket
 import ssl
 import tempfile
 import threading
+from array import array
 from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -675,7 +676,8 @@ class ConversationsByLastActivity(PartitionRouter):
         self._cursor_field: str = parent.stream.cursor.cursor_field.cursor_field_key
         self._partition_field: str = str(parent.partition_field.eval(self.config))  # type: ignore[union-attr]
         self._initial_state: Optional[Mapping[str, Any]] = None
-        self._handed_out: Optional[datetime] = None
+        # The last activity of the latest partition handed out, in microseconds since 1970 (_micros).
+        self._handed_out: Optional[int] = None
         # The saved position never passes the sync's start: in a list not ordered newest first, a
         # conversation read early whose activity changes while the rest is read keeps its place, so a
         # later conversation can be listed with an activity newer than that change. A position at the
@@ -689,8 +691,7 @@ class ConversationsByLastActivity(PartitionRouter):
     def stream_slices(self) -> Iterable[StreamSlice]:
         self._initial_state = deepcopy(self.conversations.get_stream_state())
         # The last activity of every listed conversation, a conversation listed twice (the list moved
-        # while it was paged) counting once with its latest activity. About 150 bytes per conversation
-        # (210 while sorting; docs/performance.md).
+        # while it was paged) counting once with its latest activity.
         activity: Dict[Any, datetime] = {}
         for listed in self.conversations.stream_slices():
             key = listed.partition[self._partition_field]
@@ -698,10 +699,14 @@ class ConversationsByLastActivity(PartitionRouter):
             if key not in activity or activity[key] < when:
                 activity[key] = when
         # sorted() is stable: ties keep the list's order, so the same list always gives the same order.
-        ordered: List[Tuple[datetime, Any]] = sorted(((when, key) for key, when in activity.items()), key=_when)
+        # While the messages are read, the order is kept as a list of ids and an array of microseconds
+        # (16 bytes per conversation), not as (datetime, id) pairs (about 110): at 100,000 conversations
+        # that is 9 MB less at the sync's peak (docs/performance.md, issue 22).
+        keys: List[Any] = sorted(activity, key=activity.__getitem__)
+        micros = array("q", (_micros(activity[key]) for key in keys))
         del activity
-        for when, key in ordered:
-            if when is not _NO_ACTIVITY and (self._handed_out is None or when > self._handed_out):
+        for key, when in zip(keys, micros):
+            if when != _NO_ACTIVITY_MICROS and (self._handed_out is None or when > self._handed_out):
                 self._handed_out = when
             yield StreamSlice(partition={self._partition_field: key, "parent_slice": {}}, cursor_slice={})
         self._finished = True
@@ -717,7 +722,8 @@ class ConversationsByLastActivity(PartitionRouter):
             return self._with_order(self._no_later_than_start(self.conversations.get_stream_state()))
         if self._handed_out is None:
             return self._with_order(deepcopy(self._initial_state))
-        position = self._handed_out if self._started is None else min(self._handed_out, self._started)
+        handed_out = _EPOCH + timedelta(microseconds=self._handed_out)
+        position = handed_out if self._started is None else min(handed_out, self._started)
         return self._with_order({self._parent_name: {self._cursor_field: position.strftime(self.state_datetime_format)}})
 
     def _with_order(self, state: Optional[Mapping[str, StreamState]]) -> Optional[Mapping[str, StreamState]]:
@@ -749,8 +755,12 @@ class ConversationsByLastActivity(PartitionRouter):
         return self.conversations.get_request_body_json(**kwargs)
 
 
-def _when(item: Tuple[datetime, Any]) -> datetime:
-    return item[0]
+def _micros(when: datetime) -> int:
+    """An aware datetime as microseconds since 1970, exactly (datetime.min to 9999 fit in 64 bits)."""
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+_NO_ACTIVITY_MICROS = _micros(_NO_ACTIVITY)
 
 
 @dataclass
@@ -764,7 +774,9 @@ class PageRecords(RecordExtractor):
     With `once_per_activity` (the conversation list), a conversation is extracted once per last activity
     in a read: the list is read again when it moved (NonRepeatingCursorPagination), and a conversation
     listed twice, or again by a later pass with the same activity, is not emitted again (a full refresh
-    into Overwrite would otherwise load it twice). About 100 bytes per conversation, for one read.
+    into Overwrite would otherwise load it twice). It keeps each conversation's id with the hash of the
+    activity it was extracted with: about 90 bytes per conversation, for one read. The messages' parent
+    reads the list without it: ConversationsByLastActivity keeps one partition per conversation anyway.
     """
 
     field_name: str
@@ -774,7 +786,9 @@ class PageRecords(RecordExtractor):
     once_per_activity: bool = False
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._extracted: Set[Tuple[Any, int]] = set()
+        # id -> the hash of the activity it was extracted with: one integer per conversation, not a pair,
+        # and a set of them only for a conversation extracted with several activities.
+        self._extracted: Dict[Any, Union[int, FrozenSet[int]]] = {}
         self._lock = threading.Lock()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
@@ -785,21 +799,28 @@ class PageRecords(RecordExtractor):
             if not self.once_per_activity:
                 yield from records
                 continue
-            # The activity's hash, not the date (a string of 32 characters): one pair per conversation.
+            # The activity's hash, not the date (a string of 32 characters).
             keys: List[Tuple[Any, Any]] = []
             failure: Optional[Exception] = None
             for record in records:
                 try:
-                    keys.append((record.get("id"), hash(_last_activity(record))) if isinstance(record, dict) else (None, None))
+                    key = record.get("id") if isinstance(record, dict) else None
+                    hash(key)
+                    keys.append((key, hash(_last_activity(record)) if isinstance(record, dict) else 0))
                 except Exception as error:  # an unhashable id or date: the records before it go out first
                     failure = error
                     break
             with self._lock:  # once per page: the two list readers may extract at the same time
                 new = []
-                for key, record in zip(keys, records):
-                    if key not in self._extracted:
-                        self._extracted.add(key)
-                        new.append(record)
+                for (key, activity), record in zip(keys, records):
+                    seen = self._extracted.get(key)
+                    if seen is None:
+                        self._extracted[key] = activity
+                    elif seen == activity or (isinstance(seen, frozenset) and activity in seen):
+                        continue
+                    else:  # listed again with another activity: rare, so a set only then
+                        self._extracted[key] = (seen if isinstance(seen, frozenset) else frozenset((seen,))) | {activity}
+                    new.append(record)
             yield from new
             if failure is not None:
                 raise failure

@@ -67,3 +67,34 @@ def test_a_conversation_listed_twice_is_read_once_in_the_place_of_its_newest_act
     assert sorted(asked_conversations(partoo)) == [1, 2, 3, 4, 9]  # each once
     assert sorted(record_ids(output, "messages")) == [100, 200, 300, 400, 900, 901]
     assert last_state(output, "messages")["parent_state"] == {"conversations": {"last_activity_at": "2024-03-20 10:00:00.000000+0000"}}
+
+
+def test_the_conversations_stream_emits_a_conversation_once_per_activity_over_every_pass(partoo):
+    # Conversation 1 is listed with two activities, 2 and 3 once each, in pages of two; the duplicate makes
+    # the read go over the list three times (this mocked list shows it every time). Each (id, activity) is
+    # emitted once: a full refresh into Overwrite would otherwise load it twice.
+    partoo.conversations = [conversation(1, last=day(1)), conversation(3, last=day(3)), conversation(2, last=day(2)),
+                            conversation(1, last=day(10))]
+    partoo.page_size = 2
+
+    output = run_read(make_config(_partoo_page_size=2), "conversations")
+
+    assert not output.errors
+    assert len(partoo.requests("/conversations")) == 6  # three passes of two pages
+    emitted = [(r.record.data["id"], r.record.data["last_activity_at"]) for r in output.records]
+    assert sorted(emitted) == [(1, day(1)), (1, day(10)), (2, day(2)), (3, day(3))]
+
+
+def test_the_messages_of_a_conversation_listed_with_the_same_activity_in_every_pass_are_read_once(partoo):
+    # The messages' parent reads the list without the once-per-activity memory (it would hold a second
+    # entry per conversation): the partitions still come once per conversation.
+    partoo.conversations = [conversation(c, last=day(c)) for c in (4, 3, 2, 1)] + [conversation(3, last=day(3))]
+    partoo.messages = {c: [message(c * 100, c, day(c))] for c in (1, 2, 3, 4)}
+    partoo.page_size = 2
+
+    output = run_read(make_config(_partoo_page_size=2), "messages")
+
+    assert not output.errors
+    assert len(partoo.requests("/conversations")) == 9  # three passes of three pages
+    assert sorted(asked_conversations(partoo)) == [1, 2, 3, 4]
+    assert sorted(record_ids(output, "messages")) == [100, 200, 300, 400]
