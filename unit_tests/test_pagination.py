@@ -42,20 +42,21 @@ def test_last_page_ends_the_stream(requests_mock, sleeps, last_page):
 
 
 # airbyte-cdk evaluates rendered templates as Python literals: these would come back as 1000.0, 31,
-# None (ending the stream), True, a tuple... The API must get them back byte for byte.
-@pytest.mark.parametrize("cursor", [
+# None (ending the stream), True, a tuple... The API must get them back byte for byte. One read pages
+# through all of them (one cursor a page), as 16 reads did before.
+LITERAL_LOOKING_CURSORS = [
     "1e3", "0x1f", "None", "007", "True", "[1, 2]", "1,2", "'quoted'", '"dq"', "  padded  ", "a+b/c=",
     "caf\u00e9\U0001F600", "x" * 300, "{{ config }}", "-5", "1_000",
-])
-def test_literal_looking_cursors_are_sent_back_unchanged(requests_mock, sleeps, cursor):
-    pages(
-        requests_mock,
-        {"conversations": [conversation(1)], "next_cursor": cursor},
-        {"conversations": [conversation(2)], "next_cursor": None},
-    )
+]
+
+
+def test_literal_looking_cursors_are_sent_back_unchanged(requests_mock, sleeps):
+    cursors = LITERAL_LOOKING_CURSORS
+    pages(requests_mock, *[{"conversations": [conversation(n)], "next_cursor": cursor} for n, cursor in enumerate(cursors, 1)],
+          {"conversations": [conversation(len(cursors) + 1)], "next_cursor": None})
     output = run_read(make_config(), "conversations")
-    assert record_ids(output, "conversations") == [1, 2]
-    assert requests_mock.request_history[1].qs["cursor"] == [cursor]
+    assert record_ids(output, "conversations") == list(range(1, len(cursors) + 2))
+    assert [r.qs.get("cursor") for r in requests_mock.request_history] == [None] + [[cursor] for cursor in cursors]
 
 
 # airbyte-cdk evaluates a rendered request parameter as a Python literal and keeps the result when it is
