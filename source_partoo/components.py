@@ -223,6 +223,9 @@ def _last_activity(record: Mapping[str, Any]) -> Optional[str]:
     return (last_message.get("date") if isinstance(last_message, dict) else None) or record.get("created_at")
 
 
+_UNSEEN = object()
+
+
 class _Cursor(str):
     """A page token: the cursor exactly as the API sent it (sent back unchanged), plus the read it belongs
     to. `restart` marks the token of a new pass: the manifest then sends no cursor at all."""
@@ -722,7 +725,7 @@ class ConversationsByLastActivity(PartitionRouter):
             return self._with_order(self._no_later_than_start(self.conversations.get_stream_state()))
         if self._handed_out is None:
             return self._with_order(deepcopy(self._initial_state))
-        handed_out = _EPOCH + timedelta(microseconds=self._handed_out)
+        handed_out = _EPOCH + self._handed_out * _MICROSECOND  # in UTC: the same instant as the activity
         position = handed_out if self._started is None else min(handed_out, self._started)
         return self._with_order({self._parent_name: {self._cursor_field: position.strftime(self.state_datetime_format)}})
 
@@ -755,12 +758,15 @@ class ConversationsByLastActivity(PartitionRouter):
         return self.conversations.get_request_body_json(**kwargs)
 
 
+_MICROSECOND = timedelta(microseconds=1)
+_NO_ACTIVITY_MICROS = (_NO_ACTIVITY - _EPOCH) // _MICROSECOND
+_LAST_MICROS = (datetime.max.replace(tzinfo=timezone.utc) - _EPOCH) // _MICROSECOND
+
+
 def _micros(when: datetime) -> int:
-    """An aware datetime as microseconds since 1970, exactly (datetime.min to 9999 fit in 64 bits)."""
-    return (when - _EPOCH) // timedelta(microseconds=1)
-
-
-_NO_ACTIVITY_MICROS = _micros(_NO_ACTIVITY)
+    """An aware datetime as microseconds since 1970, exactly, within what a UTC datetime can hold (an
+    activity in year 1 or 9999 with an offset is moved to that edge, so that it converts back)."""
+    return min(max((when - _EPOCH) // _MICROSECOND, _NO_ACTIVITY_MICROS), _LAST_MICROS)
 
 
 @dataclass
@@ -788,7 +794,8 @@ class PageRecords(RecordExtractor):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         # id -> the hash of the activity it was extracted with: one integer per conversation, not a pair,
         # and a set of them only for a conversation extracted with several activities.
-        self._extracted: Dict[Any, Union[int, FrozenSet[int]]] = {}
+        # (A record that is not an object counts as id None with no activity: extracted once, as before.)
+        self._extracted: Dict[Any, Union[Optional[int], FrozenSet[Optional[int]]]] = {}
         self._lock = threading.Lock()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
@@ -806,15 +813,15 @@ class PageRecords(RecordExtractor):
                 try:
                     key = record.get("id") if isinstance(record, dict) else None
                     hash(key)
-                    keys.append((key, hash(_last_activity(record)) if isinstance(record, dict) else 0))
+                    keys.append((key, hash(_last_activity(record)) if isinstance(record, dict) else None))
                 except Exception as error:  # an unhashable id or date: the records before it go out first
                     failure = error
                     break
             with self._lock:  # once per page: the two list readers may extract at the same time
                 new = []
                 for (key, activity), record in zip(keys, records):
-                    seen = self._extracted.get(key)
-                    if seen is None:
+                    seen = self._extracted.get(key, _UNSEEN)
+                    if seen is _UNSEEN:
                         self._extracted[key] = activity
                     elif seen == activity or (isinstance(seen, frozenset) and activity in seen):
                         continue

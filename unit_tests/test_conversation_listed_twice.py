@@ -1,6 +1,8 @@
 """A conversation listed twice: Partoo's list moved while it was paged (a new message lifts a conversation
 to another page), so one conversation came with two last activities. It must count with its newest."""
 
+import json
+
 import pytest
 from airbyte_cdk.models import SyncMode
 
@@ -98,3 +100,23 @@ def test_the_messages_of_a_conversation_listed_with_the_same_activity_in_every_p
     assert len(partoo.requests("/conversations")) == 9  # three passes of three pages
     assert sorted(asked_conversations(partoo)) == [1, 2, 3, 4]
     assert sorted(record_ids(output, "messages")) == [100, 200, 300, 400]
+
+
+def test_positions_saved_while_partitions_are_handed_out_are_the_instants_of_listed_activities(partoo):
+    # Activities with an offset other than UTC: the position saved during the sync is the same instant as
+    # the latest activity handed out (written in UTC), never another instant.
+    from datetime import datetime
+
+    activities = {c: f"2024-03-0{c} 12:00:00.250000+02:00" for c in (1, 2, 3)}
+    partoo.conversations = [conversation(c, last=activities[c]) for c in (3, 1, 2)]
+    partoo.messages = {c: [message(c * 100, c, activities[c])] for c in (1, 2, 3)}
+
+    output = run_read(make_config(), "messages", mode=INC)
+
+    assert not output.errors
+    parse = datetime.fromisoformat
+    states = [json.loads(json.dumps(m.state.stream.stream_state.__dict__, default=lambda o: o.__dict__))
+              for m in output.state_messages if m.state.stream.stream_descriptor.name == "messages"]
+    positions = [parse(s["parent_state"]["conversations"]["last_activity_at"]) for s in states if s.get("parent_state")]
+    assert positions and set(positions) <= {parse(a) for a in activities.values()}
+    assert positions[-1] == parse(activities[3])
