@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 ## The whole suite: unit tests (mocked HTTP), integration and standard tests (the CLI against the emulator).
 ## Three workers on the 2-core machine: an integration test's worker mostly waits on the connector and the
 ## emulator it started (and on the connector's backoff in the fault tests), so two workers kept the cores
-## 165 % busy and three 188 % (6:38 against 5:41 for the same suite, docs/performance.md); four cost more CPU
-## (6:29). loadscope keeps each module on one worker (module fixtures, the standard suite's fixed port).
+## 165 % busy and three 188 % (6:43 against 5:46 for the same suite, docs/performance.md); four cost more CPU
+## (6:35). loadscope keeps each module on one worker (module fixtures, the standard suite's fixed port).
 test: install
 	$(BIN)/python -m pytest -n 3 --dist loadscope
 
