@@ -817,7 +817,7 @@ class PageRecords(RecordExtractor):
                 except Exception as error:  # an unhashable id or date: the records before it go out first
                     failure = error
                     break
-            with self._lock:  # once per page: the two list readers may extract at the same time
+            with self._lock:  # once per page, whichever of airbyte-cdk's threads reads the list
                 new = []
                 for (key, activity), record in zip(keys, records):
                     seen = self._extracted.get(key, _UNSEEN)

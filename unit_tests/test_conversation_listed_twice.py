@@ -105,7 +105,7 @@ def test_the_messages_of_a_conversation_listed_with_the_same_activity_in_every_p
 def test_positions_saved_while_partitions_are_handed_out_are_the_instants_of_listed_activities(partoo):
     # Activities with an offset other than UTC: the position saved during the sync is the same instant as
     # the latest activity handed out (written in UTC), never another instant.
-    from datetime import datetime
+    from datetime import datetime, timezone
 
     activities = {c: f"2024-03-0{c} 12:00:00.250000+02:00" for c in (1, 2, 3)}
     partoo.conversations = [conversation(c, last=activities[c]) for c in (3, 1, 2)]
@@ -117,6 +117,13 @@ def test_positions_saved_while_partitions_are_handed_out_are_the_instants_of_lis
     parse = datetime.fromisoformat
     states = [json.loads(json.dumps(m.state.stream.stream_state.__dict__, default=lambda o: o.__dict__))
               for m in output.state_messages if m.state.stream.stream_descriptor.name == "messages"]
-    positions = [parse(s["parent_state"]["conversations"]["last_activity_at"]) for s in states if s.get("parent_state")]
+    written = [s["parent_state"]["conversations"]["last_activity_at"] for s in states if s.get("parent_state")]
+    positions = [parse(text) for text in written]
     assert positions and set(positions) <= {parse(a) for a in activities.values()}
+    # Written in the state's format: in UTC while partitions are handed out (ConversationsByLastActivity), with
+    # the activity's own offset at the end (airbyte-cdk's parent cursor).
+    fmt = "%Y-%m-%d %H:%M:%S.%f%z"
+    utc = {parse(a).astimezone(timezone.utc).strftime(fmt) for a in activities.values()}
+    assert set(written) - utc <= {parse(a).strftime(fmt) for a in activities.values()}, written
+    assert set(written) & utc, written
     assert positions[-1] == parse(activities[3])
