@@ -58,7 +58,7 @@ from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -792,10 +792,11 @@ class PageRecords(RecordExtractor):
     once_per_activity: bool = False
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        # id -> the hash of the activity it was extracted with: one integer per conversation, not a pair,
-        # and a set of them only for a conversation extracted with several activities.
-        # (A record that is not an object counts as id None with no activity: extracted once, as before.)
-        self._extracted: Dict[Any, Union[Optional[int], FrozenSet[Optional[int]]]] = {}
+        # id -> the hash of the activity it was first extracted with: one integer per conversation, not a
+        # pair. (A record that is not an object counts as id None with no activity: extracted once.)
+        self._extracted: Dict[Any, Optional[int]] = {}
+        # (id, hash) of the other activities a conversation was extracted with: rare, so pairs only here.
+        self._extracted_again: Set[Tuple[Any, Optional[int]]] = set()
         self._lock = threading.Lock()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
@@ -823,10 +824,10 @@ class PageRecords(RecordExtractor):
                     seen = self._extracted.get(key, _UNSEEN)
                     if seen is _UNSEEN:
                         self._extracted[key] = activity
-                    elif seen == activity or (isinstance(seen, frozenset) and activity in seen):
+                    elif seen == activity or (key, activity) in self._extracted_again:
                         continue
-                    else:  # listed again with another activity: rare, so a set only then
-                        self._extracted[key] = (seen if isinstance(seen, frozenset) else frozenset((seen,))) | {activity}
+                    else:
+                        self._extracted_again.add((key, activity))
                     new.append(record)
             yield from new
             if failure is not None:
