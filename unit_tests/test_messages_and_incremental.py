@@ -1,9 +1,6 @@
 """messages (a substream of conversations) and incremental syncs that re-read only what changed."""
 
-import itertools
 import random
-import time
-from types import SimpleNamespace
 
 import pytest
 from airbyte_cdk.models import SyncMode
@@ -178,17 +175,6 @@ def test_a_sync_interrupted_midway_and_resumed_from_its_last_state_loses_no_mess
     # ...and together the two syncs emitted every message
     emitted = set(record_ids(first, "messages")) | set(record_ids(second, "messages"))
     assert sorted(emitted) == everything
-
-
-@pytest.fixture
-def checkpoint_clock(monkeypatch):
-    """airbyte-cdk saves a substream's state at most once every 600 s of wall time; this clock moves
-    ten minutes each time it is read, so every finished partition may be checkpointed at once."""
-    import airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor as cursor_module
-
-    ticks = itertools.count()
-    monkeypatch.setattr(cursor_module, "time", SimpleNamespace(
-        time=lambda: 1_700_000_000.0 + 601.0 * next(ticks), perf_counter_ns=time.perf_counter_ns))
 
 
 def messages_states(output):
