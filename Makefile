@@ -29,12 +29,16 @@ unit: install
 integration: install
 	$(BIN)/python -m pytest -n 3 --dist loadscope integration_tests
 
-## The main job: start the local Partoo emulator and sync every stream into data/warehouse.duckdb.
+## The main job: start the local Partoo emulator and sync every stream into data/demo.duckdb, the demo's
+## own file (never the warehouse of `make sync`); DB=path.duckdb chooses another.
 ## It runs the connector's check first; a failure prints the connector's sentence and exits 1.
 demo: install
 	$(BIN)/python -m warehouse.sync --demo $(if $(DB),--db $(DB))
 
-## The same against a real Partoo account: make sync CONFIG=secrets/config.json [DB=path.duckdb]
+## The same against a real Partoo account, into data/warehouse.duckdb (incremental from the state PyAirbyte
+## keeps there): make sync CONFIG=secrets/config.json [DB=path.duckdb]. Either target first refuses, in one
+## sentence and with exit status 1, a file whose saved state came from another API (the demo's emulator,
+## another base_url host, the other environment).
 sync: install
 	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb]"; exit 2; }
 	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB))

@@ -1,9 +1,12 @@
 """The main job: PyAirbyte runs the installed connector against the emulator into DuckDB. One demo run for
-the module (`make demo` at 30 conversations), read by each test."""
+the module (`make demo` at 30 conversations), read by each test: a second demo, into the file where an earlier
+demo (its emulator on another port) saved its state. A real account's sync then refuses that file (#31)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +15,16 @@ from typing import Any, Tuple
 import duckdb
 import pytest
 
+from unit_tests.test_warehouse_origin import cache_with_state
+from warehouse import origin as origins
+
 from .conftest import ALL_STREAMS, ANALYTICS_STREAMS, DEMO_KEY, REPO
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: Any) -> Tuple[Any, Path]:
-    db = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"  # the default file name
+    # the demo's default file name, holding an earlier demo's state (a conversations cursor in 2999)
+    db = cache_with_state(tmp_path_factory.mktemp("demo") / "demo.duckdb", origins.DEMO)
     run = subprocess.run(
         [sys.executable, "-m", "warehouse.sync", "--demo", "--conversations", "30", "--db", str(db)],
         cwd=REPO, capture_output=True, text=True, timeout=240,
@@ -83,3 +90,35 @@ def test_the_demo_loads_every_stream_and_joins_reviews_and_conversations_per_bus
         rows = con.execute("SELECT COUNT(*) FROM partoo.businesses").fetchone()[0]
     printed = run.stdout.split("Reviews and conversations per business", 1)[1].split("Reviews and conversations per business and month")[0].splitlines()[2:]
     assert len([line for line in printed if line.startswith("  Boulangerie")]) == rows == 6
+
+
+def test_a_second_demo_syncs_into_an_earlier_demos_file(demo):
+    run, db = demo
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "holds" not in run.stdout + run.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(f"SELECT origin FROM partoo.{origins.TABLE}").fetchall() == [(origins.DEMO,)]
+        cursor = con.execute(
+            "SELECT state_json FROM partoo._airbyte_state WHERE stream_name = 'conversations'").fetchone()[0]
+    assert "2999" not in cursor  # a full sync, as every demo's, saved its own position
+
+
+def test_a_real_accounts_sync_refuses_the_demos_file_before_any_request(demo, tmp_path):
+    _, db = demo
+    key = "real-Key-Zq4-must-not-leak"
+    with socket.socket() as listener:  # a request to it would wait in its backlog
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"api_key": key, "base_url": f"http://127.0.0.1:{port}/v2"}))
+        run = subprocess.run([sys.executable, "-m", "warehouse.sync", "--config", str(config), "--db", str(db)],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert run.returncode == 1
+    assert run.stdout == "" and key not in run.stderr
+    assert run.stderr == (
+        f"{db} holds the state of a sync from the local Partoo emulator (make demo), not http://127.0.0.1:{port}: "
+        "choose another file with DB=path.duckdb (--db), or delete it to start over.\n")

@@ -1,11 +1,16 @@
 """The main job: sync every stream of source-partoo into a local DuckDB file through PyAirbyte.
 
-    python -m warehouse.sync --demo              # `make demo`: against the local emulator
-    python -m warehouse.sync --config cfg.json   # `make sync CONFIG=...`: a real account
+    python -m warehouse.sync --demo              # `make demo`: against the local emulator, into data/demo.duckdb
+    python -m warehouse.sync --config cfg.json   # `make sync CONFIG=...`: a real account, into data/warehouse.duckdb
+
+--db chooses the file for either (`DB=...` with make; PARTOO_DUCKDB sets the sync's default, never the demo's).
 
 The connector runs as the executable that `make install` put in .venv (so PyAirbyte keeps its state
 and a second run is incremental), in PyAirbyte's offline mode so it never calls a registry, through
 relay.py, which keeps its error traces for this job to print once.
+
+A file whose saved state came from another API (another base_url's host, the other environment, the demo's
+emulator: origin.py) is refused before any request, with one sentence saying what to do.
 
 It runs the connector's check first and stops there on failure, printing the connector's sentence. A
 failure during the read prints the connector's own error message(s) once and the log file's path. Either
@@ -35,10 +40,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # that Google will stop supporting this Python version: nothing a user of this job can act on.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\._python_version_support")
 
-from warehouse import queries  # noqa: E402 - after the environment defaults above
+from warehouse import origin as origins, queries  # noqa: E402 - after the environment defaults above
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "warehouse.duckdb"
+DEMO_DB = REPO / "data" / "demo.duckdb"  # the demo's own file: it never touches the warehouse
 # Embedded defaults for the demo: the emulator's key, no client-side limit beyond what it can serve.
 DEMO_CONFIG = {"api_key": "demo-key", "requests_per_minute": 6000, "num_workers": 8}
 
@@ -201,8 +207,38 @@ def check(config: Dict[str, Any]) -> None:
     ])
 
 
-def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False):
+@contextmanager
+def opening(db_path: Path) -> Iterator[None]:
+    """The job's own reads and writes of the DuckDB file: a file it cannot open stops it with a sentence."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as error:  # another process writing it, or not a DuckDB file
+        raise SyncFailed([f"Could not open {db_path}: {str(error).splitlines()[0]}"]) from None
+
+
+def vet_cache(db_path: Path, schema: str, origin: Optional[str]) -> None:
+    """Stops the job (SyncFailed) when the cache holds state from another API than `origin` (origin.py), with
+    its one sentence. No origin (a base_url that the connector's check will refuse): nothing to compare."""
+    if origin is None:
+        return
+    try:
+        with opening(db_path):
+            note = origins.vet(db_path, schema, origin)
+    except origins.OtherOrigin as refusal:
+        raise SyncFailed([str(refusal)]) from None
+    if note:
+        print(note, file=sys.stderr, flush=True)
+
+
+def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False,
+         origin: Optional[str] = None):
     check(config)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
+        with opening(db_path):
+            origins.record(db_path, schema, origin)
     import airbyte as ab  # imported late: the demo dependency is only needed here
     from airbyte.exceptions import PyAirbyteError
 
@@ -210,7 +246,6 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
         source = ab.get_source("source-partoo", local_executable=connector, install_if_missing=False)
         source.set_config(config, validate=False)  # the check above has said what is wrong with it, if anything
         source.select_all_streams()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         cache = tz_aware_duckdb_cache(db_path, schema)
         try:
             result = source.read(cache=cache, force_full_refresh=full_refresh)
@@ -241,26 +276,31 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
     return "\n".join(lines)
 
 
-def main(argv: Optional[list] = None) -> int:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--demo", action="store_true", help="start the local emulator and sync from it")
     mode.add_argument("--config", type=Path, help="a source-partoo config JSON file (a real Partoo account)")
-    parser.add_argument("--db", type=Path, default=Path(os.environ.get("PARTOO_DUCKDB", DEFAULT_DB)))
+    parser.add_argument("--db", type=Path, help=f"the DuckDB file (default: {DEMO_DB.relative_to(REPO)} for --demo, "
+                                                f"else $PARTOO_DUCKDB or {DEFAULT_DB.relative_to(REPO)})")
     parser.add_argument("--schema", default="partoo")
     parser.add_argument("--conversations", type=int, default=3000, help="emulator size (--demo)")
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state")
     args = parser.parse_args(argv)
+    if args.db is None:
+        args.db = DEMO_DB if args.demo else Path(os.environ.get("PARTOO_DUCKDB", DEFAULT_DB))
     if args.db.stem == args.schema:
         # DuckDB names the catalog after the file: a schema of the same name is ambiguous.
         parser.error(f"--db {args.db.name} and --schema {args.schema} share a name; choose another file name or schema")
+    return args
 
+
+def main(argv: Optional[list] = None) -> int:
+    args = parse_args(argv)
     emulator = None
     try:
         if args.demo:
-            emulator, url = start_emulator(args.conversations)
-            config = dict(DEMO_CONFIG, base_url=url)
-            print(f"Partoo emulator at {url} with {args.conversations} conversations", flush=True)
+            config, origin = dict(DEMO_CONFIG), origins.DEMO  # every run's emulator, whatever its port
         else:
             try:
                 config = json.loads(args.config.read_text())
@@ -268,8 +308,14 @@ def main(argv: Optional[list] = None) -> int:
                 print(f"Could not read the config file {args.config} ({type(error).__name__}): pass a JSON file.",
                       file=sys.stderr)
                 return 1
+            origin = origins.of_config(config)
+        vet_cache(args.db, args.schema, origin)
+        if args.demo:
+            emulator, url = start_emulator(args.conversations)
+            config["base_url"] = url
+            print(f"Partoo emulator at {url} with {args.conversations} conversations", flush=True)
         started = time.monotonic()
-        cache, counts = sync(config, args.db, args.schema, full_refresh=args.full_refresh or args.demo)
+        cache, counts = sync(config, args.db, args.schema, full_refresh=args.full_refresh or args.demo, origin=origin)
         print(summarize(cache, args.db, args.schema, counts, time.monotonic() - started), flush=True)
     except SyncFailed as failure:
         if failure.log_file:  # the read began: PyAirbyte's progress display ends without a newline

@@ -1,0 +1,110 @@
+"""Which Partoo API the state saved in a DuckDB cache came from (issue #31): a cache is refused by a sync from
+another API, whose positions it would otherwise start from (a real account's sync after the demo's then
+loaded 0 of 300 conversations, and the summary showed the demo's rows).
+
+PyAirbyte 0.71.3 keeps the connector's state in the cache's schema, in `_airbyte_state` (a row per stream:
+source name, stream, table, state JSON), with no room for where it came from. The job records that beside
+it, in a one-row table of its own, `<schema>._partoo_state_origin`: the origin (scheme://host[:port]) of
+the config's base_url, else of the environment's server; never a path, a user name or the key. The demo
+records DEMO whatever port its emulator listened on this time, so a demo's file stays the next demo's.
+
+The origin is recorded at the start of each read (after the connector's check), so that the state of a read
+that was interrupted has its origin too. A cache whose state has no recorded origin (one synced before this
+table existed) is taken as the current sync's, with a line saying so; the demo refuses it.
+
+DuckDB and the standard library only: the job vets the file before it imports PyAirbyte or sends a request.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+TABLE = "_partoo_state_origin"
+STATE_TABLE = "_airbyte_state"  # PyAirbyte's (airbyte/caches/_state_backend.py)
+SOURCE_NAME = "source-partoo"  # the name the job gives PyAirbyte's source: its state rows' source_name
+DEMO = "the local Partoo emulator (make demo)"
+SERVERS = {"production": "https://api.partoo.co", "sandbox": "https://api.sandbox.partoo.co"}
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+class OtherOrigin(Exception):
+    """The cache holds state from another API: the message is the one sentence saying what to do."""
+
+
+def of_config(config: Any) -> Optional[str]:
+    """scheme://host[:port] of the API that `config` syncs from, as the connector picks it (base_url when
+    set, else the environment's server); None when base_url is not a URL the connector could use (its
+    check then says what to fix). The key is never part of it: not the URL's user or password, and
+    not inside a host name."""
+    if not isinstance(config, Mapping):
+        return None
+    base_url = config.get("base_url")
+    if not base_url:
+        return SERVERS["sandbox" if config.get("environment") == "sandbox" else "production"]
+    try:
+        parts = urlsplit(base_url)
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    key = config.get("api_key")
+    if isinstance(key, str) and key.strip():  # a host that holds the key: absurd, but never print it
+        host = re.sub(re.escape(key.strip()), "<api_key>", host, flags=re.IGNORECASE)
+    origin = f"{scheme}://" + (f"[{host}]" if ":" in host else host)
+    return origin if port in (None, _DEFAULT_PORTS[scheme]) else f"{origin}:{port}"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def saved(db_path: Path, schema: str) -> Tuple[bool, Optional[str]]:
+    """Whether the cache holds the connector's state in `schema`, and the origin recorded for it (None if none)."""
+    if not db_path.exists():
+        return False, None
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        tables = {row[0] for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?, ?)",
+            [schema, STATE_TABLE, TABLE]).fetchall()}
+        state_rows = f"SELECT COUNT(*) FROM {_quoted(schema)}.{STATE_TABLE} WHERE source_name = ?"
+        if STATE_TABLE not in tables or not con.execute(state_rows, [SOURCE_NAME]).fetchone()[0]:
+            return False, None
+        if TABLE not in tables:
+            return True, None
+        row = con.execute(f"SELECT origin FROM {_quoted(schema)}.{TABLE}").fetchone()
+    return True, row[0] if row else None
+
+
+def vet(db_path: Path, schema: str, origin: str) -> Optional[str]:
+    """Raises OtherOrigin when the cache holds state from another origin than `origin`. State without a
+    recorded origin (a cache from before this table): a sync takes it as its own and returns the line to print
+    saying so; the demo refuses it, as it may be a real account's warehouse (the demo replaces its tables)."""
+    holds_state, recorded = saved(db_path, schema)
+    if not holds_state or recorded == origin:
+        return None
+    if recorded is None and origin != DEMO:
+        return (f"{db_path} holds state saved before syncs recorded their API origin: it is taken as coming from "
+                f"{origin} (if it came from elsewhere, such as an earlier make demo, delete the file and sync again).")
+    raise OtherOrigin(
+        f"{db_path} holds the state of a sync from {recorded or 'an API it did not record (an older sync)'}, "
+        f"not {origin}: choose another file with DB=path.duckdb (--db), or delete it to start over.")
+
+
+def record(db_path: Path, schema: str, origin: str) -> None:
+    """Records `origin` as the one the cache's state comes from (before PyAirbyte opens the file)."""
+    import duckdb
+
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {_quoted(schema)}.{TABLE} "
+                    "(origin VARCHAR NOT NULL, recorded_at TIMESTAMP WITH TIME ZONE NOT NULL)")
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {_quoted(schema)}.{TABLE}")
+        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} VALUES (?, current_timestamp)", [origin])
+        con.execute("COMMIT")
