@@ -49,6 +49,7 @@ the only component a saved state reaches) reads it back for the next sync.
 
 import logging
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -69,6 +70,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.decoders import Decoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.partition_routers import PartitionRouter, SubstreamPartitionRouter
@@ -575,20 +577,16 @@ class _SpooledPage:
 
 
 @dataclass
-class SharedConversationList(Requester):
-    """The manifest's HttpRequester for the conversation list (`requester`, built by airbyte-cdk with its
-    retries, request budget, logs and errors), with its pages shared by the two streams that read the list
-    in a sync (SharedListPages). Why Python: airbyte-cdk builds the messages' parent stream apart from the
-    `conversations` stream, and no manifest component shares responses between two streams (its HTTP cache
-    would serve a live list's first page again to every pass that re-reads it, and a malformed 200 to every
-    retry). Everything but send_request is the inner requester's."""
+class _WrappedRequester(Requester):
+    """The manifest's HttpRequester `requester` (built by airbyte-cdk with its retries, request budget, logs
+    and errors) behind a class that changes send_request only: everything else is the inner requester's."""
 
     requester: Requester
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
     def send_request(self, **kwargs: Any) -> Optional[requests.Response]:  # type: ignore[override]
-        return _list_sync(self.config).pages.send(self.requester.send_request, kwargs)
+        return self.requester.send_request(**kwargs)
 
     @property
     def error_handler(self) -> Any:
@@ -628,6 +626,43 @@ class SharedConversationList(Requester):
 
     def get_request_body_json(self, **kwargs: Any) -> Any:  # type: ignore[override]
         return self.requester.get_request_body_json(**kwargs)
+
+
+@dataclass
+class StopAfterConfigError(_WrappedRequester):
+    """The stream's requester, which sends nothing more once one of its requests failed with a config_error
+    (Partoo rejected the key, a redirect to another host, a server that cannot be reached): that partition
+    ends with the error's sentence, and every partition after it ends at once, without a request or a
+    message, since none could succeed before the user fixes the config. An analytics stream reads one
+    partition per window (731 days for two years of review metrics): without it, a rejected key cost one
+    request and one error trace per window. Why Python: an error handler sees a response only once the
+    request is sent, and an IGNORE filter would still send one request per window and log each."""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stopped = False  # shared by the stream's partitions and threads; only ever set to True
+
+    def send_request(self, **kwargs: Any) -> Optional[requests.Response]:  # type: ignore[override]
+        if self._stopped:
+            return None  # SimpleRetriever ends a partition that gets no response
+        try:
+            return self.requester.send_request(**kwargs)
+        except AirbyteTracedException as error:
+            if error.failure_type == FailureType.config_error:
+                self._stopped = True
+            raise
+
+
+@dataclass
+class SharedConversationList(StopAfterConfigError):
+    """The manifest's HttpRequester for the conversation list (`requester`, built by airbyte-cdk with its
+    retries, request budget, logs and errors), with its pages shared by the two streams that read the list
+    in a sync (SharedListPages). Why Python: airbyte-cdk builds the messages' parent stream apart from the
+    `conversations` stream, and no manifest component shares responses between two streams (its HTTP cache
+    would serve a live list's first page again to every pass that re-reads it, and a malformed 200 to every
+    retry). After a config_error it sends nothing more (StopAfterConfigError)."""
+
+    def send_request(self, **kwargs: Any) -> Optional[requests.Response]:  # type: ignore[override]
+        return _list_sync(self.config).pages.send(super().send_request, kwargs)
 
 
 @dataclass
@@ -1566,6 +1601,15 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 from airbyte_cdk.sources.declarative.validators import ValidationStrategy  # noqa: E402
 
 PROBLEM_KEY = "_partoo_config_problem"
+# Records a search page holds (per_page) when nothing else is set: the manifest's page size.
+PAGE_SIZE = 100
+
+# The characters an API key may hold: printable ASCII, but neither a quote nor a backslash.
+KEY_CHARACTERS = re.compile(r'[!#-\[\]-~]')
+KEY_INSIDE_SENTENCE = (
+    "api_key has a space, a line break or a character that a Partoo API key does not have inside it: "
+    "copy the key again from Partoo and paste it alone."
+)
 
 # The hosts the spec's base_url pattern allows over plain http.
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -1618,6 +1662,19 @@ def _whole_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _future_date_problem(name: str, value: str) -> Optional[str]:
+    """The sentence for a start date after tomorrow (UTC): every sync would load nothing and say nothing. A
+    day of margin, so that today's date written in a time zone ahead of UTC is accepted."""
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if moment <= datetime.now(timezone.utc) + timedelta(days=1):
+        return None
+    return (
+        f"{name} ({moment.date().isoformat()}) is in the future, so a sync would load nothing: set it to today or "
+        "an earlier date, or leave it empty."
+    )
+
+
 def _start_date_ok(value: Any) -> bool:
     if value in (None, ""):
         return True
@@ -1637,7 +1694,11 @@ def _field_problem(name: str, value: Any, api_key: str = "") -> Optional[str]:
     quotes what the user typed, except base_url's host as typed, and not when the API key is in it:
     airbyte-cdk masks the key in traces and logs, but not in check's connection status."""
     if name == "api_key":
-        return None if isinstance(value, str) and value.strip() else CONFIG_SENTENCES[name]
+        if not isinstance(value, str) or not value.strip():
+            return CONFIG_SENTENCES[name]
+        # Printable ASCII but quotes and backslashes: the key is masked in every output by its exact text,
+        # and JSON or repr would write any other character differently (see SetAsideInvalidConfig).
+        return None if all(KEY_CHARACTERS.match(c) for c in value.strip()) else KEY_INSIDE_SENTENCE
     if name == "base_url" and value not in (None, ""):
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or " " in value:
@@ -1658,6 +1719,8 @@ def _field_problem(name: str, value: Any, api_key: str = "") -> Optional[str]:
         return CONFIG_SENTENCES[name]
     if name == "analytics_start_date" and value not in (None, "") and (len(str(value)) != 10 or _day(value) is None):
         return CONFIG_SENTENCES[name]
+    if name in ("start_date", "analytics_start_date") and value not in (None, ""):
+        return _future_date_problem(name, value)
     if name in ("requests_per_minute", "full_list_every_hours", "num_workers") and value is not None:
         if not _whole_number(value):  # JSON schema counts 5.0 as an integer, and the connector did not
             return CONFIG_SENTENCES[name]
@@ -1698,16 +1761,53 @@ class SetAsideInvalidConfig(ConfigTransformation):
         self._properties: Mapping[str, Any] = (parameters or {}).get("properties") or {}
 
     def transform(self, config: MutableMapping[str, Any]) -> None:
+        # A key pasted with a space or a line break around it is used without them. airbyte-cdk masks the
+        # key of the config this returns, so the stripped key is masked wherever it appears, inside the
+        # pasted one's raw, escaped or repr form too.
+        if isinstance(config.get("api_key"), str):
+            config["api_key"] = config["api_key"].strip()
         problems = config_problems(config, self._properties)
         for name in [name for name in self._properties if name in config and config[name] is None]:
             if name not in problems:
                 del config[name]  # null means not set; the spec's types would refuse it
         for name in problems:
             if name == "api_key":
-                config[name] = ""  # the spec requires the key; "" is never registered as a secret to mask
+                # The spec requires a string: a refused one stays (so that it is masked), anything else is "".
+                config[name] = config[name] if isinstance(config.get(name), str) else ""
             else:
                 config.pop(name, None)
         config[PROBLEM_KEY] = next(iter(problems.values()), None)
+
+
+@dataclass
+class ConfiguredBusinessesExist(RecordFilter):
+    """Fails, with one sentence naming them, when the first page of GET /business/search?business__in=<ids>
+    does not list every id of business_ids: Partoo answers an id with a typo, or of another organization,
+    with no record rather than an error, so every stream would load nothing without a word. On the
+    businesses stream in a check (`in_check_only`), and on the businesses read as partitions in a sync; at
+    most PAGE_SIZE ids (one page). Why Python: a record filter's condition sees one record, not the page."""
+
+    in_check_only: bool = True
+
+    def filter_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        stream_state: Mapping[str, Any],
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        records = list(records)
+        wanted = list(dict.fromkeys(self.config.get("business_ids") or []))
+        page = (next_page_token or {}).get("next_page_token")
+        if wanted and len(wanted) <= PAGE_SIZE and page in (None, 1) and (self.config.get("_partoo_check") or not self.in_check_only):
+            listed = {str(record.get("id")) for record in records if isinstance(record, Mapping)}
+            missing = [business for business in wanted if business not in listed]
+            if missing:
+                raise ConfigProblem(
+                    f"business_ids names {', '.join(missing)}, which the API key cannot see (a typo, or a business of "
+                    "another organization): correct or remove it, or leave business_ids empty to read every business."
+                )
+        return records
 
 
 class ReportConfigProblem(ValidationStrategy):
