@@ -1,5 +1,6 @@
 # The connector image. Airbyte's Python connector base: Python 3.11, user `airbyte` (uid 1000).
-# Without Docker Hub, build on a local stand-in: see `make docker-test` and ../shared/tools/docker-standin.sh.
+# Without Docker Hub, build on another copy of that base: docker build --build-arg BASE_IMAGE=<image> .
+# (or BASE_IMAGE=<image> make docker-test; integration_tests/docker_smoke.py says what it does without it).
 ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c4264cf6fee473649ecb593f56f58e5d0096a87ee0b231777e2e3e73
 FROM ${BASE_IMAGE}
 
