@@ -190,7 +190,8 @@ def test_keywords_are_read_per_business_once_their_month_has_arrived(requests_mo
     run_read(make_config(analytics_start_date="2026-08-17"), "presence_keywords_monthly", mode=INC)
     asked = [query_of(r) for r in requests_mock.request_history if r.path.endswith("/keywords")]
     assert sorted(q["business__in"] for q in asked) == ["b1", "b2"]  # one business per request, as Partoo requires
-    assert {(q["filter_date__gte"], q["filter_date__lte"]) for q in asked} == {("2026-07-31", last_month)}
+    # calendar months, from the first day of the month of analytics_start_date to the first day of the last one
+    assert {(q["filter_date__gte"], q["filter_date__lte"]) for q in asked} == {("2026-08-01", last_month)}
     assert all(q["dimensions"] == "business,keyword,month" and q["metrics"] == "count,threshold" for q in asked)
 
 
@@ -214,7 +215,8 @@ def test_keywords_rows_have_string_keywords_and_a_month_is_not_read_twice(reques
     run_read(make_config(analytics_start_date="2026-11-01"), "presence_keywords_monthly", mode=INC,
              state=state_from(first, "presence_keywords_monthly"))
     asked = [query_of(r) for r in requests_mock.request_history if r.path.endswith("/keywords")]
-    assert [(q["filter_date__gte"], q["filter_date__lte"]) for q in asked] == [("2026-11-01", "2026-12-01")]  # one request
+    # one request, for the month that arrived only: November is not read again
+    assert [(q["filter_date__gte"], q["filter_date__lte"]) for q in asked] == [("2026-12-01", "2026-12-01")]
 
 
 # ---- publisher_states ---------------------------------------------------------------------------------
