@@ -38,10 +38,11 @@ demo: install
 ## The same against a real Partoo account, into data/warehouse.duckdb (incremental from the state PyAirbyte
 ## keeps there): make sync CONFIG=secrets/config.json [DB=path.duckdb]. Either target first refuses, in one
 ## sentence and with exit status 1, a file whose saved state came from another API (the demo's emulator,
-## another base_url host, the other environment).
+## another base_url host, the other environment); an incremental sync also refuses a file read for fewer
+## businesses than business_ids now names (FULL_REFRESH=1 reads every business again).
 sync: install
-	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb]"; exit 2; }
-	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB))
+	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb] [FULL_REFRESH=1]"; exit 2; }
+	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB)) $(if $(FULL_REFRESH),--full-refresh)
 
 ## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md): bench.run (rate, CPU,
 ## memory, against dlt), then bench.cost (requests of incremental syncs). Adds the bench extra

@@ -107,3 +107,39 @@ def test_the_demo_refuses_a_warehouse_in_one_sentence_before_starting_its_emulat
     assert run.stderr == (
         f"{db} holds the state of a sync from https://api.partoo.co, not the local Partoo emulator (make demo): "
         "choose another file with DB=path.duckdb (--db), or delete it to start over.\n")
+
+
+# ---- business_ids: the connector keeps one position per stream, not per business ----------------------------
+
+def cache_read_for(path: Path, business_ids) -> Path:
+    cache_with_state(path, None)
+    origins.record(path, "partoo", PRODUCTION, business_ids)
+    return path
+
+
+def test_a_business_added_to_business_ids_is_refused_naming_it(tmp_path):
+    db = cache_read_for(tmp_path / "w.duckdb", ["b1"])
+    with pytest.raises(origins.OtherOrigin) as refused:
+        origins.vet_businesses(db, "partoo", ["b1", "b2"])
+    assert str(refused.value).startswith("business_ids now names b2, which the saved state does not cover: an "
+                                         "incremental sync would skip its older records. Sync once with FULL_REFRESH=1")
+
+
+def test_emptying_business_ids_after_a_sync_of_some_businesses_is_refused(tmp_path):
+    db = cache_read_for(tmp_path / "w.duckdb", ["b1", "b2"])
+    with pytest.raises(origins.OtherOrigin, match="every business .business_ids is empty., where the saved state covers 2"):
+        origins.vet_businesses(db, "partoo", [])
+
+
+@pytest.mark.parametrize("read,now", [(["b1", "b2"], ["b2"]), (None, ["b1"]), (None, None), (["b1"], ["b1"])])
+def test_the_same_or_fewer_businesses_are_accepted(tmp_path, read, now):
+    assert origins.vet_businesses(cache_read_for(tmp_path / "w.duckdb", read), "partoo", now) is None
+
+
+def test_a_cache_that_recorded_no_businesses_is_accepted_and_a_cache_without_state_too(tmp_path):
+    old = cache_with_state(tmp_path / "old.duckdb", None)
+    with duckdb.connect(str(old)) as con:  # the table as 0.6.0's first version wrote it, without business_ids
+        con.execute(f"CREATE TABLE partoo.{origins.TABLE} (origin VARCHAR, recorded_at TIMESTAMP WITH TIME ZONE)")
+        con.execute(f"INSERT INTO partoo.{origins.TABLE} VALUES (?, now())", [PRODUCTION])
+    assert origins.vet_businesses(old, "partoo", ["b9"]) is None
+    assert origins.vet_businesses(tmp_path / "none.duckdb", "partoo", ["b9"]) is None

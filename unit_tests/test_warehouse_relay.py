@@ -50,3 +50,19 @@ def test_a_terminated_relay_ends_the_connector_and_ends_as_terminated(tmp_path):
     while Path(f"/proc/{child}").exists() and Path(f"/proc/{child}/stat").read_text().split()[2] != "Z":
         assert time.monotonic() < deadline, "the connector outlived the relay"
         time.sleep(0.05)
+
+
+def test_a_connector_ended_by_sigterm_leaves_none_of_its_temporary_files(tmp_path):
+    # airbyte-cdk keeps a copy of the config, API key included, in a temporary folder it removes only on a normal
+    # exit: the relay gives the connector a temporary folder of its own and removes it however it ended.
+    written = tmp_path / "written"
+    script = ("import os, tempfile, time\nfolder = tempfile.mkdtemp()\nopen(os.path.join(folder, 'config.json'), 'w')"
+              f".write('secret')\nopen({str(written)!r}, 'w').write(folder)\nprint('{{}}', flush=True)\ntime.sleep(60)\n")
+    relay = subprocess.Popen([sys.executable, str(RELAY), str(tmp_path / "errors.jsonl"), sys.executable, "-c", script],
+                             stdout=subprocess.PIPE)
+    assert relay.stdout.readline() == b"{}\n"
+    folder = Path(written.read_text())
+    assert (folder / "config.json").exists() and "partoo-connector-" in str(folder.parent)
+    relay.send_signal(signal.SIGTERM)
+    assert relay.wait(timeout=30) == -signal.SIGTERM
+    assert not folder.parent.exists()

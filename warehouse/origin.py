@@ -17,6 +17,7 @@ DuckDB and the standard library only: the job vets the file before it imports Py
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple
@@ -96,15 +97,58 @@ def vet(db_path: Path, schema: str, origin: str) -> Optional[str]:
         f"not {origin}: choose another file with DB=path.duckdb (--db), or delete it to start over.")
 
 
-def record(db_path: Path, schema: str, origin: str) -> None:
-    """Records `origin` as the one the cache's state comes from (before PyAirbyte opens the file)."""
+def record(db_path: Path, schema: str, origin: str, business_ids: Any = None) -> None:
+    """Records `origin` as the one the cache's state comes from, and the businesses it reads (before PyAirbyte
+    opens the file)."""
     import duckdb
 
     with duckdb.connect(str(db_path)) as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}")
         con.execute(f"CREATE TABLE IF NOT EXISTS {_quoted(schema)}.{TABLE} "
                     "(origin VARCHAR NOT NULL, recorded_at TIMESTAMP WITH TIME ZONE NOT NULL)")
+        con.execute(f"ALTER TABLE {_quoted(schema)}.{TABLE} ADD COLUMN IF NOT EXISTS business_ids VARCHAR")
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {_quoted(schema)}.{TABLE}")
-        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} VALUES (?, current_timestamp)", [origin])
+        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} (origin, recorded_at, business_ids) "
+                    "VALUES (?, current_timestamp, ?)", [origin, json.dumps(businesses_of(business_ids))])
         con.execute("COMMIT")
+
+
+# ---- The businesses the state was read for -------------------------------------------------------------
+# The connector keeps one position per stream, not per business: a business added to business_ids after a
+# sync would get only its records newer than that position, and its history would never load.
+
+def businesses_of(business_ids: Any) -> Optional[list]:
+    """The sorted ids of business_ids, or None for every business (business_ids empty or unset)."""
+    return sorted({str(b) for b in business_ids}) if isinstance(business_ids, list) and business_ids else None
+
+
+def vet_businesses(db_path: Path, schema: str, business_ids: Any) -> None:
+    """Raises OtherOrigin when business_ids names a business the cache's saved state was not read for (a full
+    refresh reads them all again); nothing when the cache holds no state or did not record its businesses."""
+    holds_state, _ = saved(db_path, schema)
+    if not holds_state:
+        return
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        columns = {row[0] for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, TABLE]).fetchall()}
+        row = con.execute(f"SELECT business_ids FROM {_quoted(schema)}.{TABLE}").fetchone() \
+            if "business_ids" in columns else None
+    if row is None or row[0] is None:
+        return  # recorded before businesses were: nothing to compare
+    read, wanted = json.loads(row[0]), businesses_of(business_ids)
+    if read is None:
+        return  # the state was read for every business
+    if wanted is None:
+        added = f"every business (business_ids is empty), where the saved state covers {len(read)} only"
+    else:
+        new = [b for b in wanted if b not in read]
+        if not new:
+            return
+        added = f"{', '.join(new)}, which the saved state does not cover"
+    raise OtherOrigin(
+        f"business_ids now names {added}: an incremental sync would skip its older records. Sync once with "
+        "FULL_REFRESH=1 (--full-refresh) to read every business again, or choose another file with DB=path.duckdb.")

@@ -15,9 +15,12 @@ Standard library only: it runs as a script, with the job's interpreter, on every
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from typing import Any, Dict, List, Optional
 
 
@@ -45,21 +48,28 @@ def as_log(error: Dict[str, Any]) -> bytes:
 
 def main(argv: List[str]) -> int:
     errors_file, command = argv[0], argv[1:]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE)
-    # PyAirbyte ends a connector it no longer reads with SIGTERM: pass it on, then end as the connector did.
-    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
-    out = sys.stdout.buffer
-    assert child.stdout is not None
-    with open(errors_file, "ab") as kept:
-        for line in child.stdout:
-            error = error_of(line)
-            if error is not None:
-                kept.write(json.dumps(error).encode() + b"\n")
-                kept.flush()
-                line = as_log(error)
-            out.write(line)
-            out.flush()
-    return child.wait()
+    # airbyte-cdk writes the config, API key included, to config.json in a temporary folder, which it removes
+    # only when it exits normally, not when it is ended by a signal: its temporary files go to a folder of
+    # the relay's own, removed whatever way the connector ended.
+    private = tempfile.mkdtemp(prefix="partoo-connector-")
+    try:
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, env={**os.environ, "TMPDIR": private})
+        # PyAirbyte ends a connector it no longer reads with SIGTERM: pass it on, then end as the connector did.
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        out = sys.stdout.buffer
+        assert child.stdout is not None
+        with open(errors_file, "ab") as kept:
+            for line in child.stdout:
+                error = error_of(line)
+                if error is not None:
+                    kept.write(json.dumps(error).encode() + b"\n")
+                    kept.flush()
+                    line = as_log(error)
+                out.write(line)
+                out.flush()
+        return child.wait()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,8 +186,10 @@ def check(config: Dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="partoo-check-") as folder:  # readable by this user only
         path = Path(folder) / "config.json"
         path.write_text(json.dumps(config))
+        # The connector's own temporary files (airbyte-cdk's copy of the config) in this folder too.
         completed = subprocess.run([str(connector_executable()), "check", "--config", str(path)],
-                                   capture_output=True, text=True, timeout=600, cwd=folder)
+                                   capture_output=True, text=True, timeout=600, cwd=folder,
+                                   env={**os.environ, "TMPDIR": folder})
     status: Dict[str, Any] = {}
     errors: List[Any] = []
     for line in completed.stdout.splitlines():
@@ -218,14 +221,17 @@ def opening(db_path: Path) -> Iterator[None]:
         raise SyncFailed([f"Could not open {db_path}: {str(error).splitlines()[0]}"]) from None
 
 
-def vet_cache(db_path: Path, schema: str, origin: Optional[str]) -> None:
-    """Stops the job (SyncFailed) when the cache holds state from another API than `origin` (origin.py), with
-    its one sentence. No origin (a base_url that the connector's check will refuse): nothing to compare."""
+def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optional[Dict[str, Any]] = None) -> None:
+    """Stops the job (SyncFailed) when the cache holds state from another API than `origin`, or (given the
+    config of an incremental sync) read for fewer businesses than its business_ids (origin.py), with its one
+    sentence. No origin (a base_url that the connector's check will refuse): nothing to compare."""
     if origin is None:
         return
     try:
         with opening(db_path):
             note = origins.vet(db_path, schema, origin)
+            if config is not None:
+                origins.vet_businesses(db_path, schema, config.get("business_ids"))
     except origins.OtherOrigin as refusal:
         raise SyncFailed([str(refusal)]) from None
     if note:
@@ -238,7 +244,7 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
         with opening(db_path):
-            origins.record(db_path, schema, origin)
+            origins.record(db_path, schema, origin, config.get("business_ids"))
     import airbyte as ab  # imported late: the demo dependency is only needed here
     from airbyte.exceptions import PyAirbyteError
 
@@ -296,6 +302,18 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[list] = None) -> int:
+    """The job, with PyAirbyte's temporary files in a folder of its own: PyAirbyte writes the connector's config,
+    API key included, to a temporary file readable by every user while the connector runs; in this folder
+    (this user's only, removed when the job ends) nobody else can read it, and nothing is left behind."""
+    private = tempfile.mkdtemp(prefix="partoo-job-")
+    os.environ.setdefault("AIRBYTE_TEMP_DIR", private)  # read when PyAirbyte is first imported (sync())
+    try:
+        return run(argv)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def run(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
     emulator = None
     try:
@@ -309,7 +327,7 @@ def main(argv: Optional[list] = None) -> int:
                       file=sys.stderr)
                 return 1
             origin = origins.of_config(config)
-        vet_cache(args.db, args.schema, origin)
+        vet_cache(args.db, args.schema, origin, None if args.full_refresh else config)
         if args.demo:
             emulator, url = start_emulator(args.conversations)
             config["base_url"] = url
