@@ -34,8 +34,8 @@ def status_of(run) -> dict:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("pasted", [f"{DEMO_KEY}\n", f" {DEMO_KEY}\r\n"])
-def test_a_key_pasted_with_a_line_break_works_and_is_never_printed(connector, organization, pasted):
+def test_a_key_pasted_with_a_line_break_works_and_is_never_printed(connector, organization):
+    pasted = f" {DEMO_KEY}\r\n"
     config = organization.config(api_key=pasted)
     check = connector("check", config)
     assert status_of(check) == {"status": "SUCCEEDED"}
