@@ -6,6 +6,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from .conftest import conversation, handed_out, last_state, make_config, message, record_ids, run_read, state_from
+from .test_analytics_streams import today  # noqa: F401 - the fixture that freezes the manifest's clock
 
 INC = SyncMode.incremental
 
@@ -292,3 +293,35 @@ def test_an_interrupted_concurrent_sync_resumes_without_losing_or_rereading_ever
     assert 1 < done_before < 20
     assert asked == list(range(done_before, 31))  # nothing below the saved position, everything above it
     assert sorted(set(record_ids(first, "messages")) | set(record_ids(second, "messages"))) == everything
+
+
+@pytest.fixture
+def connector_clock(monkeypatch, today):
+    """Set the connector's clock at a UTC moment: its manifest's macros (`today`) and the end of airbyte-cdk's
+    cursors that have no end_datetime (the conversations' and the messages': now)."""
+    from airbyte_cdk.sources.streams.concurrent.state_converters import datetime_stream_state_converter
+    from airbyte_cdk.utils.datetime_helpers import ab_datetime_parse
+
+    def set_at(moment: str) -> None:
+        today(moment)
+        monkeypatch.setattr(datetime_stream_state_converter, "ab_datetime_now", lambda: ab_datetime_parse(moment + "+00:00"))
+
+    return set_at
+
+
+def test_messages_dated_after_the_connectors_clock_are_read_by_a_later_sync(partoo, connector_clock):
+    """Partoo dates a message with its own clock, which may run ahead of the connector's (by the clock skew of
+    two machines). A conversation whose last message is dated after the connector's now is left for the next
+    sync; the messages before that last one must not be lost meanwhile."""
+    seed(partoo, conversations=2)
+    connector_clock("2024-03-10T00:00:00")
+    first = run_read(make_config(), "conversations", "messages", mode=INC)
+    earlier, _ = add_messages(partoo, 1, day(20, 10), day(20, 40))  # the last one after the connector's 10:30
+    add_messages(partoo, 2, day(20, 20))
+    connector_clock("2024-03-20T10:30:00")
+    second = run_read(make_config(), "conversations", "messages", mode=INC,
+                      state=state_from(first, "conversations") + state_from(first, "messages"))
+    connector_clock("2024-03-21T12:00:00")
+    third = run_read(make_config(), "conversations", "messages", mode=INC,
+                     state=state_from(second, "conversations") + state_from(second, "messages"))
+    assert earlier in record_ids(second, "messages") + record_ids(third, "messages")
