@@ -20,14 +20,20 @@ $(STAMP): pyproject.toml constraints.txt
 ## emulator it started (and on the connector's backoff in the fault tests), so two workers kept the cores
 ## 165 % busy and three 188 % (6:43 against 5:46 for the same suite, docs/performance.md); four cost more CPU
 ## (6:35). loadscope keeps each module on one worker (module fixtures, the standard suite's fixed port).
-test: install
+test: install faketime
 	$(BIN)/python -m pytest -n 3 --dist loadscope
 
 unit: install
 	$(BIN)/python -m pytest -n 2 unit_tests
 
-integration: install
+integration: install faketime
 	$(BIN)/python -m pytest -n 3 --dist loadscope integration_tests
+
+## Debian's faketime: the integration tests that run the emulator and the connector at fixed dates need it
+## (integration_tests/conftest.py, clock_at). Installed once with apt-get, as root (as CI runs).
+.PHONY: faketime
+faketime:
+	@command -v faketime >/dev/null || (apt-get update && apt-get install -y faketime)
 
 ## The main job: start the local Partoo emulator and sync every stream into data/demo.duckdb, the demo's
 ## own file (never the warehouse of `make sync`); DB=path.duckdb chooses another.

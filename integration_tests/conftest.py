@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import urllib.request
 from pathlib import Path
@@ -28,6 +30,34 @@ COMPONENTS = REPO / "source_partoo" / "components.py"
 RUNTIMES = ["package", "manifest-only"]
 DEMO_KEY = "demo-key"
 
+# `faketime -f '@2027-01-07 12:00:00' make test` starts every process's clock at that instant (libfaketime's
+# start-at form), the emulator's seconds before each connector run's: Partoo's clock would then run ahead of
+# the connector's. With this, the processes the tests start share the clock of the first process instead.
+if os.environ.get("FAKETIME", "").startswith("@"):
+    os.environ.setdefault("FAKETIME_DONT_RESET", "1")
+
+# Variables that the processes the tests start (emulator, connector) get on top of this process's environment,
+# None removing one (clock_at). Never set in os.environ: libfaketime re-reads FAKETIME from its own process's
+# environment, so pytest's clock would move too when pytest itself runs under faketime.
+CHILD_ENV: Dict[str, Optional[str]] = {}
+
+
+def with_env(changes: Dict[str, Optional[str]], base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """`base` (else this process's environment) with `changes`, None removing a variable."""
+    env = dict(os.environ if base is None else base)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def child_env(base: Optional[Dict[str, str]] = None) -> Optional[Dict[str, str]]:
+    """The environment of a process a test starts: `base` (else this process's) with CHILD_ENV; None when
+    it is this process's own, unchanged."""
+    return None if base is None and not CHILD_ENV else with_env(CHILD_ENV, base)
+
 
 class Emulator:
     """A running partoo_emulator: `url` is its /v2 base URL."""
@@ -35,7 +65,7 @@ class Emulator:
     def __init__(self, *flags: str, port: int = 0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "partoo_emulator", "--port", str(port), *flags],
-            cwd=REPO, stdout=subprocess.PIPE, text=True,
+            cwd=REPO, stdout=subprocess.PIPE, text=True, env=child_env(),
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
@@ -59,13 +89,56 @@ class Emulator:
         # Analytics from 30 days back, not two years: a sync of every stream then asks 31 review windows, not
         # 731 (each window is a request, and 6,000 a minute is the spec's maximum rate).
         config = {"api_key": DEMO_KEY, "base_url": self.url, "requests_per_minute": 6000, "num_workers": 4,
-                  "analytics_start_date": (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=30)).isoformat()}
+                  "analytics_start_date": (children_now().date() - dt.timedelta(days=30)).isoformat()}
         config.update(overrides)
         return config
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+def _real_time() -> float:
+    """The machine's clock, even when pytest itself runs under faketime."""
+    if "faketime" not in os.environ.get("LD_PRELOAD", ""):
+        return time.time()
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+    return float(subprocess.run(["date", "+%s.%N"], env=env, capture_output=True, text=True, check=True).stdout)
+
+
+def clock_env(moment: str, tz: str = "UTC") -> Dict[str, Optional[str]]:
+    """The variables (for with_env) that start a process with its wall clock at a UTC moment now, moving on from
+    there, in time zone `tz`: Debian's faketime (which `make test` installs) with an offset from the real clock,
+    the same for every process so started, so that the emulator and the connector agree on now as Partoo and a
+    synchronized machine do (faketime's start-at form would restart each process's clock at the moment)."""
+    if shutil.which("faketime") is None:
+        pytest.fail("this test runs the connector at a fixed date with Debian's faketime: `make faketime` installs it")
+    preload = subprocess.run(["faketime", "-f", "+0", "printenv", "LD_PRELOAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    at = dt.datetime.fromisoformat(moment).replace(tzinfo=dt.timezone.utc)
+    return {"LD_PRELOAD": preload, "FAKETIME": f"{at.timestamp() - _real_time():+.6f}", "FAKETIME_SHARED": None,
+            "FAKETIME_DONT_RESET": None, "TZ": tz}
+
+
+def children_now() -> dt.datetime:
+    """Now, on the clock of the processes the test starts (clock_at's, else this process's)."""
+    offset = CHILD_ENV.get("FAKETIME")
+    if offset is None:
+        return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.fromtimestamp(_real_time() + float(offset), dt.timezone.utc)
+
+
+@pytest.fixture
+def clock_at(monkeypatch: pytest.MonkeyPatch):
+    """Every process the test starts afterwards (emulator, connector) runs at a UTC moment (clock_env):
+    `at = clock_at("2026-12-31T23:59:57", tz="Europe/Paris")`. The test's own clock is left alone."""
+
+    def set_at(moment: str, tz: str = "UTC") -> dt.datetime:
+        for name, value in clock_env(moment, tz).items():
+            monkeypatch.setitem(CHILD_ENV, name, value)
+        return dt.datetime.fromisoformat(moment).replace(tzinfo=dt.timezone.utc)
+
+    return set_at
 
 
 @pytest.fixture
@@ -179,12 +252,13 @@ def run_connector(runtime: str, workdir: Path, command: str, config: Optional[Di
     """Run the connector as `runtime` runs it: "package" (`source-partoo`) or "manifest-only"
     (`source-declarative-manifest` with the manifest and components.py, in an interpreter that cannot import
     the packaged connector)."""
-    env = None
+    env = child_env()
     if runtime == "package":
         args = [str(CLI), command]
     else:
         args = [str(SDM), command, "--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)]
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env = child_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        assert env is not None
         env.update(AIRBYTE_ENABLE_UNSAFE_CODE="true", PYTHONNOUSERSITE="1")
     for name, value in (("config", config), ("catalog", catalog), ("state", state)):
         if value is not None:

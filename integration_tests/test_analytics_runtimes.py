@@ -1,8 +1,8 @@
 """The analytics and report streams (#24) through both runtimes (`source-partoo` and
-`source-declarative-manifest`) against the emulator: every record the emulator holds, once; an incremental
-second sync that re-reads only its look-backs. (Every fault kind on every new endpoint family, on a patched
-clock: unit_tests/test_analytics_faults.py; the error handler is the search endpoints' one, whose faults the CLI
-tests of test_cli_against_emulator.py meet in both runtimes.)"""
+`source-declarative-manifest`) against the emulator, both on a fixed day: every record the emulator holds, once;
+an incremental second sync that re-reads only its look-backs. (Every fault kind on every new endpoint family, on
+a patched clock: unit_tests/test_analytics_faults.py; the error handler is the search endpoints' one, whose faults
+the CLI tests of test_cli_against_emulator.py meet in both runtimes.)"""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ import pytest
 
 from .conftest import ANALYTICS_STREAMS, PRIMARY_KEYS, catalog
 
-# The connector's windows end at the real today: the emulator's reviews end today too, and analytics start 40
-# days back (41 review windows; presence, keywords of the last month arrived).
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+# A fixed day for the emulator and the connector (clock_at): between the 5th and the 9th, when Partoo already has
+# some of December's keyword rows (the emulator serves them from the 5th) but the connector reads a month only
+# from the 10th of the next one. The emulator's reviews end that day too, and analytics start 40 days back
+# (41 review windows; presence; keywords up to November).
+TODAY = dt.date(2027, 1, 7)
+LAST_KEYWORD_MONTH = "2026-11-01"
 START = (TODAY - dt.timedelta(days=40)).isoformat()
 EMULATOR = ("--conversations", "10", "--businesses", "3", "--posts", "150", "--feedback-results", "70",
             "--reviews", "1500", "--reviews-until", TODAY.isoformat())
@@ -30,13 +33,15 @@ def keyed(records: List[Dict[str, Any]], stream: str) -> Dict[Tuple[Any, ...], D
 def expected(emulator, stream: str) -> Dict[Tuple[Any, ...], Dict[str, Any]]:
     query = {"since": START} if stream in ANALYTICS_STREAMS[:2] else {}
     if stream == "presence_keywords_monthly":
-        query = {"since": START[:8] + "01"}  # the connector reads whole months
+        query = {"since": START[:8] + "01", "until": LAST_KEYWORD_MONTH}  # the connector reads whole months
     rows = emulator.expected(stream, **query)
     return keyed([{k: v for k, v in r.items() if v is not None} for r in rows], stream)
 
 
-def test_every_new_stream_loads_the_emulators_records_then_a_second_sync_reads_only_its_lookbacks(connector, emulator_factory):
+def test_every_new_stream_loads_the_emulators_records_then_a_second_sync_reads_only_its_lookbacks(connector, emulator_factory, clock_at):
+    clock_at(f"{TODAY}T12:00:00")
     emulator = emulator_factory(*EMULATOR)
+    assert any(k["date"] > LAST_KEYWORD_MONTH for k in emulator.expected("presence_keywords_monthly"))  # arrived early
     config = emulator.config(analytics_start_date=START, num_workers=8)
     first = connector("read", config, catalog=catalog(*ANALYTICS_STREAMS, mode="incremental"), timeout=240)
     assert first.returncode == 0, first.stdout[-3000:]

@@ -1,7 +1,8 @@
 """The installed CLI, as a subprocess, against the local Partoo emulator. Tests that take `connector` run through
 both runtimes (`source-partoo` and `source-declarative-manifest` with components.py: conftest.py). Faults,
 secrets and workers have their own modules (test_cli_faults.py, test_cli_secrets.py, test_cli_workers.py), so
-that pytest-xdist (`--dist loadscope`) runs them beside these."""
+that pytest-xdist (`--dist loadscope`) runs them beside these; so has an incremental second sync, run at fixed
+dates (test_syncs_at_fixed_dates.py)."""
 
 from __future__ import annotations
 
@@ -79,25 +80,6 @@ def test_business_filter_reads_only_those_businesses(cli, emulator):
     assert {c["id"] for c in run.records("conversations")} == expected
     assert {m["conversation_id"] for m in run.records("messages")} <= expected
     assert len(run.records("messages")) == len(emulator.expected("messages", businesses))
-
-
-def test_incremental_second_sync_reads_only_what_changed(cli, emulator_factory):
-    emulator = emulator_factory("--conversations", "60")
-    first = cli("read", emulator.config(), catalog=catalog(*BOTH, mode="incremental"))
-    assert first.returncode == 0
-    ids = [c["id"] for c in emulator.expected("conversations")]
-    added = emulator.control("add_messages", {"conversation_ids": ids[10:13], "count": 2})["message_ids"]
-    new_conversation = emulator.control("add_conversation", {"business_index": 1, "messages": 1})["id"]
-    emulator.control("reset_stats", {})
-    second = cli("read", emulator.config(), catalog=catalog(*BOTH, mode="incremental"), state=first.last_states())
-    assert second.returncode == 0
-    changed = set(ids[10:13]) | {new_conversation}
-    assert changed <= {c["id"] for c in second.records("conversations")}
-    assert len(second.records("conversations")) <= len(changed) + 1  # + the boundary conversation
-    new_messages = {m["id"] for m in second.records("messages")}
-    assert set(added) <= new_messages and len(new_messages) <= len(added) + 2  # + new conversation, boundary
-    stats = emulator.control("stats")
-    assert stats["requests /v2/messages"] <= len(changed) + 1
 
 
 def test_a_server_that_repeats_a_cursor_stops_the_sync_instead_of_looping(connector, emulator_factory):

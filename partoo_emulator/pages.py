@@ -84,7 +84,9 @@ def search_page(key: str, items: List[dict], query: Dict[str, str], settings: Pa
 
 
 class Clock:
-    """The time of changes made at run time (POST /_emulator/...): after every generated date, 7 s apart."""
+    """The time of changes made at run time (POST /_emulator/...): now, as Partoo dates a change, and never
+    before the previous change nor before 2026-01-01 (after every date the emulator generates by default).
+    Not a fixed base: data generated up to a recent day (--reviews-until) would be newer than the change."""
 
     def __init__(self) -> None:
         import datetime as dt
@@ -97,7 +99,7 @@ class Clock:
         import datetime as dt
 
         with self.lock:
-            self.now += dt.timedelta(seconds=7, microseconds=250)
+            self.now = max(dt.datetime.now(dt.timezone.utc), self.now + dt.timedelta(microseconds=1))
             return self.now
 
     def tick_epoch(self) -> float:

@@ -27,10 +27,12 @@ STATES = f"{BASE}/publisher_states"
 
 @pytest.fixture
 def today(monkeypatch: pytest.MonkeyPatch):
-    """Freeze the manifest's now_utc()/day_delta() at a given UTC date: `today("2026-12-03")`."""
+    """Freeze the manifest's now_utc()/day_delta() at a given UTC date (its noon) or moment: `today("2026-12-03")`,
+    `today("2027-03-28T01:00:00")`."""
 
     def freeze(day: str) -> dt.date:
-        moment = dt.datetime.fromisoformat(day).replace(hour=12, tzinfo=dt.timezone.utc)
+        moment = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(hour=12) if len(day) == 10 else moment
 
         class Frozen(dt.datetime):
             @classmethod

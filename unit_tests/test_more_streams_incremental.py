@@ -128,6 +128,15 @@ def test_reviews_incremental_round_trips_soft_deletes_replies_and_late_reviews(r
     assert got[5]["state"] != "deleted" and "delete_date" not in got[5]  # restored: loaded again
 
 
+def test_a_review_changed_after_reviews_that_reach_today_is_read_by_the_next_sync(requests_mock, sleeps):
+    # The emulator dates a change now, as Partoo does: after reviews generated up to today (--reviews-until).
+    areas = mount(requests_mock, "--reviews", "60", "--reviews-until", dt.datetime.now(dt.timezone.utc).date().isoformat())
+    first = run_read(make_config(), "reviews", mode=INC)
+    areas.control("delete_review", {"id": 5})
+    second = run_read(make_config(), "reviews", mode=INC, state=state_from(first, "reviews"))
+    assert {r["id"]: r["state"] for r in records(second, "reviews")}.get(5) == "deleted"
+
+
 def test_reviews_business_filter(requests_mock, sleeps):
     areas = mount(requests_mock, "--reviews", "60")
     wanted = sorted({r["business_id"] for r in areas.expected("reviews", {})})[:2]
