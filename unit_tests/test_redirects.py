@@ -84,9 +84,11 @@ def test_read_of_any_stream_fails_as_a_config_error_instead_of_following_the_key
     refused = [e for e in result.errors if e["message"] == refusal("https://api.partoo.co", ELSEWHERE, "another host")]
     assert refused and all(e["failure_type"] == "config_error" for e in refused)
     assert sent_to(elsewhere, ELSEWHERE) == []
-    # each refused request was sent once, never retried: the messages of each of the 2 conversations, or the
-    # list's first page once for each stream (messages reads the list too)
-    assert len(partoo.requests(f"/{path}")) == 2
+    # each refused request was sent once, never retried: the list's first page once for each stream (messages
+    # reads the list too); for messages, the first conversation's, and the second's only if it was already in
+    # flight (a stream sends nothing more once a request failed with a config_error: StopAfterConfigError)
+    sent = len(partoo.requests(f"/{path}"))
+    assert sent == 2 if path == "conversations" else 1 <= sent <= 2
     assert API_KEY not in result.stdout
 
 
