@@ -107,10 +107,11 @@ def test_a_conversation_that_moves_to_the_top_while_the_list_is_paged_is_read(re
     assert sorted(record_ids(output, "conversations")) == list(range(1, 1001))  # each once
     assert 5001 in record_ids(output, "messages")  # the new message of the conversation that moved
     assert set(record_ids(output, "messages")) >= {c * 100 for c in range(1, 1001)}
-    # One read of the list for both streams, then its top again (a new pass starts without a cursor) until a
-    # page it had entirely seen: the conversations it missed moved to the top of a list proven newest first.
-    assert cursors_sent(partoo).count(None) == 2
-    assert 10 + 1 <= len(partoo.requests("/conversations")) <= 10 + 2
+    # Each stream reads the list, then its top again (a new pass starts without a cursor) until a page it had
+    # entirely seen: the conversations it missed moved to the top of a list newest first. (A stream that had
+    # not started its read when the list moved reads it once.)
+    assert cursors_sent(partoo).count(None) in (3, 4)
+    assert 2 * 10 + 1 <= len(partoo.requests("/conversations")) <= 2 * (10 + 2)
 
 
 def test_a_conversation_deleted_while_the_list_is_paged_does_not_hide_its_neighbour(requests_mock, sleeps):
@@ -168,8 +169,8 @@ def test_an_inbox_that_keeps_getting_messages_costs_a_few_pages_more_not_whole_p
 def test_a_list_that_does_not_change_is_read_once_even_with_count(partoo, requests_mock):
     inbox(partoo, 1000)
     run_read(make_config(), "conversations", "messages")
-    assert cursors_sent(partoo).count(None) == 1  # once for both streams
-    assert len(partoo.requests("/conversations")) == 10
+    assert cursors_sent(partoo).count(None) == 2  # once for each stream
+    assert len(partoo.requests("/conversations")) == 2 * 10
 
 
 def test_a_list_shorter_than_its_count_is_read_again_from_the_top_only(requests_mock, sleeps):

@@ -123,11 +123,11 @@ def test_a_redirect_within_the_origin_is_followed_with_the_key_for_every_stream(
     assert {r.hostname for r in history} == {"api.partoo.co"}
     assert all(r.headers["x-APIKey"] == API_KEY for r in history)
     followed = [r for r in history if r.path.startswith("/v2/")]
-    # each request redirected once, then served: the list's two pages (read once for both streams), a page
-    # per conversation
-    assert len(followed) == len(history) / 2 == 2 + 2
+    # each request redirected once, then served: the list's two pages (read by each stream), a page per
+    # conversation
+    assert len(followed) == len(history) / 2 == 2 * 2 + 2
     assert sorted(str(r.qs.get("cursor")) for r in followed if r.path.endswith("/conversations")) == \
-        ["None", "['off-1']"]
+        ["None", "None", "['off-1']", "['off-1']"]
 
 
 def test_http_to_a_loopback_api_is_still_same_origin_only(cli, requests_mock):

@@ -9,21 +9,22 @@ import datetime as dt
 import json
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Dict, List
 
 import pytest
 from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     CustomStateMigration as CustomStateMigrationModel,
+    DeclarativeStream as DeclarativeStreamModel,
 )
+from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from source_partoo.components import CheckSavedState, SavedStateError
+from source_partoo.components import CheckSavedState, ConfigProblem as SavedStateError
 from source_partoo.source import SourcePartoo
 
 from .conftest import conversation, make_config, message
@@ -187,9 +188,10 @@ NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
 
 def migration(stream: str) -> CheckSavedState:
     """The stream's state migration, built by airbyte-cdk's factory from the manifest, as a sync builds it."""
-    entry = INCREMENTAL[stream]["state_migrations"][0]  # messages: then ListOrderProof, which changes nothing
-    return ModelToComponentFactory().create_component(
-        CustomStateMigrationModel, entry, make_config(), declarative_stream=SimpleNamespace(name=stream))
+    entry = INCREMENTAL[stream]["state_migrations"][0]
+    typed = ManifestComponentTransformer().propagate_types_and_parameters("", INCREMENTAL[stream], {})
+    model = DeclarativeStreamModel.parse_obj(typed)
+    return ModelToComponentFactory().create_component(CustomStateMigrationModel, entry, make_config(), declarative_stream=model)
 
 
 def check(stream: str, state: Dict[str, Any]):
@@ -203,36 +205,24 @@ def written(stream: str, moment: str) -> str:
 
 
 def own_state(stream: str, moment: str) -> Dict[str, Any]:
-    entry = INCREMENTAL[stream]["state_migrations"][0]
-    if not entry.get("parent_stream"):
-        return {entry["cursor_field"]: written(stream, moment)}
-    return {"use_global_cursor": True, "state": {entry["cursor_field"]: written(stream, moment)}, "lookback_window": 5,
-            "parent_state": {entry["parent_stream"]: {entry["parent_cursor_field"]: written(entry["parent_stream"], moment)}}}
+    cursor = INCREMENTAL[stream]["incremental_sync"]["cursor_field"]
+    if stream != "messages":
+        return {cursor: written(stream, moment)}
+    return {"use_global_cursor": True, "state": {cursor: written(stream, moment)}, "lookback_window": 5,
+            "parent_state": {"conversations": {"last_activity_at": written("conversations", moment)}}}
 
 
-def test_every_incremental_stream_checks_its_state_with_its_own_cursors_facts():
+def test_every_incremental_stream_checks_its_state_with_the_facts_of_its_own_cursor():
+    # CheckSavedState reads the cursor's field and formats from the stream's model: nothing is repeated.
     assert set(INCREMENTAL) == {"conversations", "messages", "businesses", "reviews", "review_replies",
                                 "review_metrics_daily", "presence_metrics_daily", "presence_keywords_monthly"}
     for name, stream in INCREMENTAL.items():
-        cursor = stream["incremental_sync"]
-        entry, *after = stream["state_migrations"]
-        assert entry["class_name"] == "source_declarative_manifest.components.CheckSavedState"
-        # messages: ListOrderProof reads the order proof from the state CheckSavedState checked
-        assert [m["class_name"].rsplit(".", 1)[-1] for m in after] == (["ListOrderProof"] if name == "messages" else [])
-        assert (entry["cursor_field"], entry["datetime_format"], entry["cursor_datetime_formats"]) == (
-            cursor["cursor_field"], cursor["datetime_format"], cursor["cursor_datetime_formats"]), name
-        parents = [p for p in ((stream["retriever"].get("partition_router") or {}).get("conversations") or {})
-                   .get("parent_stream_configs", []) if p.get("incremental_dependency")]
-        if parents:
-            parent = parents[0]["stream"]
-            assert (entry["parent_stream"], entry["parent_cursor_field"], entry["parent_datetime_format"],
-                    entry["parent_cursor_datetime_formats"]) == (
-                parent["name"], parent["incremental_sync"]["cursor_field"],
-                parent["incremental_sync"]["datetime_format"], parent["incremental_sync"]["cursor_datetime_formats"])
-            # The parent's position is checked once, as part of the messages state (named messages).
-            assert parent["state_migrations"] == []
-        else:
-            assert not entry.get("parent_stream"), name
+        assert [m["class_name"] for m in stream["state_migrations"]] == [
+            "source_declarative_manifest.components.CheckSavedState"], name
+        assert set(stream["state_migrations"][0]) <= {"type", "class_name", "$parameters"}, name
+    # The list's position is checked once, as part of the messages state (named messages).
+    parent = INCREMENTAL["messages"]["retriever"]["partition_router"]["conversations"]["parent_stream_configs"][0]
+    assert parent["stream"]["state_migrations"] == []
 
 
 @pytest.mark.parametrize("stream", sorted(INCREMENTAL))
@@ -281,20 +271,12 @@ def test_the_state_of_a_sync_interrupted_before_its_first_message_cursor_is_used
     assert check("messages", state) == (state, [])
 
 
-def test_the_list_order_proof_in_the_messages_state_is_kept():
+def test_the_list_order_proof_a_060_messages_state_holds_is_dropped_quietly():
+    # 0.6.0 saved parent_state.conversation_list; the connector no longer keeps a proof of the list's order.
     state = own_state("messages", "2024-03-06T10:02:00+00:00")
-    state["parent_state"]["conversation_list"] = {"newest_first_at": "2024-03-06 11:00:00.000000+0000"}
-    assert check("messages", state) == (state, [])
-
-
-@pytest.mark.parametrize("proof", [{"newest_first_at": "yesterday"}, {"newest_first_at": 3}, "true"])
-def test_a_list_order_proof_that_cannot_be_read_is_dropped_with_a_warning(proof):
-    # Dropping it only costs a complete read of the list; the positions are kept.
-    state = own_state("messages", "2024-03-06T10:02:00+00:00")
-    state["parent_state"]["conversation_list"] = proof
-    kept, warned = check("messages", state)
-    assert "conversation_list" not in kept["parent_state"] and kept["state"] == state["state"]
-    assert any("conversation_list" in w and "whole conversation list" in w for w in warned)
+    with_proof = json.loads(json.dumps(state))
+    with_proof["parent_state"]["conversation_list"] = {"newest_first_at": "2024-03-06 11:00:00.000000+0000"}
+    assert check("messages", with_proof) == (state, [])
 
 
 @pytest.mark.parametrize("broken, expected, warning", [
