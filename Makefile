@@ -36,19 +36,21 @@ faketime:
 	@command -v faketime >/dev/null || (apt-get update && apt-get install -y faketime)
 
 ## The main job: start the local Partoo emulator and sync every stream into data/demo.duckdb, the demo's
-## own file (never the warehouse of `make sync`); DB=path.duckdb chooses another.
+## own file (never the warehouse of `make sync`); DB=path.duckdb chooses another, STREAMS=a,b some streams.
 ## It runs the connector's check first; a failure prints the connector's sentence and exits 1.
 demo: install
-	$(BIN)/python -m warehouse.sync --demo $(if $(DB),--db $(DB))
+	$(BIN)/python -m warehouse.sync --demo $(if $(DB),--db $(DB)) $(if $(STREAMS),--streams '$(STREAMS)')
 
 ## The same against a real Partoo account, into data/warehouse.duckdb (incremental from the state PyAirbyte
-## keeps there): make sync CONFIG=secrets/config.json [DB=path.duckdb]. Either target first refuses, in one
-## sentence and with exit status 1, a file whose saved state came from another API (the demo's emulator,
-## another base_url host, the other environment); an incremental sync also refuses a file read for fewer
-## businesses than business_ids now names (FULL_REFRESH=1 reads every business again).
+## keeps there): make sync CONFIG=secrets/config.json [DB=path.duckdb] [STREAMS=a,b] [FULL_REFRESH=1].
+## STREAMS syncs only the streams it names (PyAirbyte's stream selection), FULL_REFRESH=1 ignores their
+## saved state. Either target first refuses, in one sentence and with exit status 1, a STREAMS name the
+## connector does not have, and a file whose saved state came from another API (the demo's emulator,
+## another base_url host, the other environment); an incremental sync also refuses a file whose streams it
+## reads were read for fewer businesses than business_ids now names (FULL_REFRESH=1 reads them again).
 sync: install
-	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb] [FULL_REFRESH=1]"; exit 2; }
-	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB)) $(if $(FULL_REFRESH),--full-refresh)
+	@test -n "$(CONFIG)" || { echo "usage: make sync CONFIG=path/to/config.json [DB=path.duckdb] [STREAMS=a,b] [FULL_REFRESH=1]"; exit 2; }
+	$(BIN)/python -m warehouse.sync --config $(CONFIG) $(if $(DB),--db $(DB)) $(if $(STREAMS),--streams '$(STREAMS)') $(if $(FULL_REFRESH),--full-refresh)
 
 ## Benchmarks: figures printed, never pass/fail on time (see docs/performance.md): bench.run (rate, CPU,
 ## memory, against dlt), then bench.cost (requests of incremental syncs). Adds the bench extra

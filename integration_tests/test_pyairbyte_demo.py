@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -43,6 +44,9 @@ def test_demo_loads_both_streams_with_timestamps_with_time_zone(demo):
     assert "Warning" not in run.stderr and "Could not determine" not in run.stdout + run.stderr
     summary = run.stdout
     assert "conversations" in summary and "Conversations per messaging partner and status" in summary
+    # the requests it spent, counted (unit_tests/test_warehouse_streams.py holds them against the emulator's)
+    assert re.search(r"^Requests sent to Partoo: [\d,]+ \(13 by the check, [\d,]+ by the read; retries included\)\.$",
+                     summary, re.MULTILINE), summary[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         types = dict(con.execute(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "

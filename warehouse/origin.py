@@ -97,35 +97,52 @@ def vet(db_path: Path, schema: str, origin: str) -> Optional[str]:
         f"not {origin}: choose another file with DB=path.duckdb (--db), or delete it to start over.")
 
 
-def record(db_path: Path, schema: str, origin: str, business_ids: Any = None) -> None:
-    """Records `origin` as the one the cache's state comes from, and the businesses it reads (before PyAirbyte
-    opens the file)."""
+def record(db_path: Path, schema: str, origin: str, business_ids: Any = None, streams: Any = None) -> None:
+    """Records `origin` as the one the cache's state comes from, and the businesses that the streams it reads
+    (`streams`, None for every stream) read (before PyAirbyte opens the file). The other streams keep the
+    businesses recorded for them (the same origin's), since their state stays as it was."""
     import duckdb
 
+    ids = businesses_of(business_ids)
     with duckdb.connect(str(db_path)) as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}")
         con.execute(f"CREATE TABLE IF NOT EXISTS {_quoted(schema)}.{TABLE} "
                     "(origin VARCHAR NOT NULL, recorded_at TIMESTAMP WITH TIME ZONE NOT NULL)")
         con.execute(f"ALTER TABLE {_quoted(schema)}.{TABLE} ADD COLUMN IF NOT EXISTS business_ids VARCHAR")
+        con.execute(f"ALTER TABLE {_quoted(schema)}.{TABLE} ADD COLUMN IF NOT EXISTS stream_business_ids VARCHAR")
+        before = con.execute(
+            f"SELECT origin, business_ids, stream_business_ids FROM {_quoted(schema)}.{TABLE}").fetchone()
+        if streams is None or before is None or before[0] != origin:
+            every_stream, per_stream = json.dumps(ids), {}  # what the file recorded before is no longer true
+        else:
+            every_stream, per_stream = before[1], json.loads(before[2] or "{}")
+            per_stream.update({stream: ids for stream in streams})
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {_quoted(schema)}.{TABLE}")
-        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} (origin, recorded_at, business_ids) "
-                    "VALUES (?, current_timestamp, ?)", [origin, json.dumps(businesses_of(business_ids))])
+        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} (origin, recorded_at, business_ids, stream_business_ids) "
+                    "VALUES (?, current_timestamp, ?, ?)",
+                    [origin, every_stream, json.dumps(per_stream) if per_stream else None])
         con.execute("COMMIT")
 
 
 # ---- The businesses the state was read for -------------------------------------------------------------
 # The connector keeps one position per stream, not per business: a business added to business_ids after a
-# sync would get only its records newer than that position, and its history would never load.
+# sync would get only its records newer than that position, and its history would never load. A sync of some
+# streams (STREAMS=a,b) records the businesses of those streams: `business_ids` holds those of every stream
+# that `stream_business_ids` (a JSON object: stream name to ids, null for every business) does not name.
+NO_CURSOR = {"__ab_no_cursor_state_message": True}  # airbyte-cdk's state of a full-refresh stream
+
 
 def businesses_of(business_ids: Any) -> Optional[list]:
     """The sorted ids of business_ids, or None for every business (business_ids empty or unset)."""
     return sorted({str(b) for b in business_ids}) if isinstance(business_ids, list) and business_ids else None
 
 
-def vet_businesses(db_path: Path, schema: str, business_ids: Any) -> None:
-    """Raises OtherOrigin when business_ids names a business the cache's saved state was not read for (a full
-    refresh reads them all again); nothing when the cache holds no state or did not record its businesses."""
+def vet_businesses(db_path: Path, schema: str, business_ids: Any, streams: Any = None) -> None:
+    """Raises OtherOrigin when business_ids names a business that the saved state of a stream this sync reads
+    (`streams`, None for every stream) was not read for (a full refresh reads them all again); nothing when
+    the cache holds no state or did not record its businesses. Full-refresh streams read every business on
+    every sync: their state does not count."""
     holds_state, _ = saved(db_path, schema)
     if not holds_state:
         return
@@ -135,20 +152,42 @@ def vet_businesses(db_path: Path, schema: str, business_ids: Any) -> None:
         columns = {row[0] for row in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
             [schema, TABLE]).fetchall()}
-        row = con.execute(f"SELECT business_ids FROM {_quoted(schema)}.{TABLE}").fetchone() \
+        per_stream_column = "stream_business_ids" if "stream_business_ids" in columns else "NULL"
+        row = con.execute(f"SELECT business_ids, {per_stream_column} FROM {_quoted(schema)}.{TABLE}").fetchone() \
             if "business_ids" in columns else None
-    if row is None or row[0] is None:
+        states = con.execute(f"SELECT stream_name, state_json FROM {_quoted(schema)}.{STATE_TABLE} "
+                             "WHERE source_name = ?", [SOURCE_NAME]).fetchall()
+    if row is None:
         return  # recorded before businesses were: nothing to compare
-    read, wanted = json.loads(row[0]), businesses_of(business_ids)
-    if read is None:
-        return  # the state was read for every business
+    per_stream = json.loads(row[1] or "{}")
+    wanted = businesses_of(business_ids)
+    read_now = sorted(stream for stream, state in states
+                      if _has_cursor(state) and (streams is None or stream in streams))
+    lacking: dict = {}  # stream: the businesses its state was read for, where that is not every one wanted
+    for stream in read_now:
+        if stream not in per_stream and row[0] is None:
+            continue  # recorded before businesses were: nothing to compare
+        read = per_stream[stream] if stream in per_stream else json.loads(row[0])
+        if read is not None and (wanted is None or any(b not in read for b in wanted)):
+            lacking[stream] = read
+    if not lacking:
+        return  # each state this sync reads on from was read for every business wanted
+    whose = "the saved state" if list(lacking) == read_now else f"the saved state of {', '.join(lacking)}"
     if wanted is None:
-        added = f"every business (business_ids is empty), where the saved state covers {len(read)} only"
+        covered = {b for read in lacking.values() for b in read}
+        added = f"every business (business_ids is empty), where {whose} covers {len(covered)} only"
     else:
-        new = [b for b in wanted if b not in read]
-        if not new:
-            return
-        added = f"{', '.join(new)}, which the saved state does not cover"
+        new = [b for b in wanted if any(b not in read for read in lacking.values())]
+        added = f"{', '.join(new)}, which {whose} does not cover"
     raise OtherOrigin(
         f"business_ids now names {added}: an incremental sync would skip its older records. Sync once with "
         "FULL_REFRESH=1 (--full-refresh) to read every business again, or choose another file with DB=path.duckdb.")
+
+
+def _has_cursor(state_json: str) -> bool:
+    """Whether a state row of PyAirbyte's holds a position (an incremental stream's), not a full refresh's marker."""
+    try:
+        state = json.loads(state_json)["stream"]["stream_state"]
+    except (ValueError, TypeError, KeyError):
+        return True  # unreadable here: the connector's check of saved states will say; count it as a position
+    return state != NO_CURSOR

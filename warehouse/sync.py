@@ -4,6 +4,9 @@
     python -m warehouse.sync --config cfg.json   # `make sync CONFIG=...`: a real account, into data/warehouse.duckdb
 
 --db chooses the file for either (`DB=...` with make; PARTOO_DUCKDB sets the sync's default, never the demo's).
+--streams a,b syncs only these streams (`STREAMS=a,b`: PyAirbyte's stream selection; the others' tables and
+state stay as they are); a name the connector does not have is refused in one sentence listing the streams it
+has, before any request. --full-refresh (`FULL_REFRESH=1`) reads the selected streams again from the start.
 
 The connector runs as the executable that `make install` put in .venv (so PyAirbyte keeps its state
 and a second run is incremental), in PyAirbyte's offline mode so it never calls a registry, through
@@ -15,6 +18,9 @@ emulator: origin.py) is refused before any request, with one sentence saying wha
 It runs the connector's check first and stops there on failure, printing the connector's sentence. A
 failure during the read prints the connector's own error message(s) once and the log file's path. Either
 way it exits with status 1 and no traceback; the connector keeps the API key out of everything it prints.
+
+The summary prints the requests the check and the read sent, counted from airbyte-cdk's debug log line for
+each request (relay.py says how).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -41,7 +47,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # that Google will stop supporting this Python version: nothing a user of this job can act on.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\._python_version_support")
 
-from warehouse import origin as origins, queries  # noqa: E402 - after the environment defaults above
+from warehouse import origin as origins, queries, relay  # noqa: E402 - after the environment defaults above
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "warehouse.duckdb"
@@ -138,18 +144,27 @@ RELAY = Path(__file__).resolve().with_name("relay.py")
 
 
 @contextmanager
-def relayed_connector() -> Iterator[Tuple[Path, Path]]:
-    """The program PyAirbyte runs as the connector (its `local_executable`), and the file where it keeps the
-    connector's error traces for main() to print once (relay.py says why). A launcher in a private
-    temporary folder: `local_executable` takes one path, and the relay runs with this interpreter."""
+def relayed_connector() -> Iterator[Tuple[Path, Path, Path]]:
+    """The program PyAirbyte runs as the connector (its `local_executable`), the file where it keeps the
+    connector's error traces for main() to print once, and the one where it counts each read's requests
+    (relay.py says why and how). A launcher in a private temporary folder: `local_executable` takes one path,
+    and the relay runs with this interpreter."""
     with tempfile.TemporaryDirectory(prefix="partoo-sync-") as folder:
-        errors = Path(folder) / "errors.jsonl"
+        errors, requests = Path(folder) / "errors.jsonl", Path(folder) / "requests.jsonl"
         errors.touch()
         launcher = Path(folder) / "source-partoo"
         launcher.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(str(part)) for part in (
-            sys.executable, RELAY, errors, connector_executable())) + ' "$@"\n')
+            sys.executable, RELAY, "--count-requests", requests, errors, connector_executable())) + ' "$@"\n')
         launcher.chmod(0o700)
-        yield launcher, errors
+        yield launcher, errors, requests
+
+
+def counted_requests(requests_file: Path) -> Optional[int]:
+    """The requests of the reads the relay ran (one line each), None when it could not count one of them."""
+    runs = [json.loads(line) for line in requests_file.read_text().splitlines() if line.strip()] \
+        if requests_file.exists() else []
+    counts = [run.get("requests") for run in runs]
+    return sum(counts) if counts and None not in counts else None
 
 
 def kept_errors(errors_file: Path) -> List[Dict[str, Any]]:
@@ -180,34 +195,85 @@ def sentence_of(status_message: str) -> str:
     return _CHECK_WRAPPERS.sub("", message)
 
 
-def check(config: Dict[str, Any]) -> None:
-    """The connector's own check (`source-partoo check`), before PyAirbyte is even imported: a config
-    that cannot work stops here in seconds, with the connector's sentence (SyncFailed)."""
-    with tempfile.TemporaryDirectory(prefix="partoo-check-") as folder:  # readable by this user only
+def run_connector(command: str, config: Dict[str, Any], *flags: str) -> Tuple[int, List[str], List[Dict[str, Any]]]:
+    """`source-partoo COMMAND --config <config> FLAGS...` as a subprocess: its exit code, its output lines, and
+    the Airbyte messages among them (not the debug lines of --debug)."""
+    with tempfile.TemporaryDirectory(prefix=f"partoo-{command}-") as folder:  # readable by this user only
         path = Path(folder) / "config.json"
         path.write_text(json.dumps(config))
         # The connector's own temporary files (airbyte-cdk's copy of the config) in this folder too.
-        completed = subprocess.run([str(connector_executable()), "check", "--config", str(path)],
+        completed = subprocess.run([str(connector_executable()), command, "--config", str(path), *flags],
                                    capture_output=True, text=True, timeout=600, cwd=folder,
                                    env={**os.environ, "TMPDIR": folder})
-    status: Dict[str, Any] = {}
-    errors: List[Any] = []
-    for line in completed.stdout.splitlines():
+    lines = completed.stdout.splitlines()
+    messages: List[Dict[str, Any]] = []
+    for line in lines:
+        if line.startswith(relay.DEBUG_LINE.decode()):
+            continue
         try:
             message = json.loads(line)
         except ValueError:
             continue
-        if message.get("type") == "CONNECTION_STATUS":
-            status = message["connectionStatus"]
-        elif message.get("type") == "TRACE" and message["trace"].get("type") == "ERROR":
-            errors.append(message["trace"]["error"])
-    if status.get("status") == "SUCCEEDED" and completed.returncode == 0:
-        return
-    lines = [sentence_of(status["message"])] if status.get("message") else error_lines(errors)
-    raise SyncFailed(lines or [
-        f"source-partoo check failed without saying why (exit code {completed.returncode}); run "
+        if isinstance(message, dict):
+            messages.append(message)
+    return completed.returncode, lines, messages
+
+
+def errors_of(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The `error` of each error trace among `messages`."""
+    return [m["trace"]["error"] for m in messages if m.get("type") == "TRACE" and m["trace"].get("type") == "ERROR"]
+
+
+def check(config: Dict[str, Any]) -> Optional[int]:
+    """The connector's own check (`source-partoo check`), before PyAirbyte is even imported: a config
+    that cannot work stops here in seconds, with the connector's sentence (SyncFailed). Run with --debug,
+    whose log has one line per request (relay.py): returns how many it sent, None if it logged none."""
+    code, lines, messages = run_connector("check", config, "--debug")
+    status: Dict[str, Any] = next((m["connectionStatus"] for m in messages if m.get("type") == "CONNECTION_STATUS"), {})
+    if status.get("status") == "SUCCEEDED" and code == 0:
+        logged = any(line.startswith(relay.DEBUG_LINE.decode()) for line in lines)
+        return sum(map(relay.is_request, lines)) if logged else None
+    failure = [sentence_of(status["message"])] if status.get("message") else error_lines(errors_of(messages))
+    raise SyncFailed(failure or [
+        f"source-partoo check failed without saying why (exit code {code}); run "
         f"`{connector_executable()} check --config <your config file>` to see its output."
     ])
+
+
+# ---- Stream selection (STREAMS=a,b, --streams) -------------------------------------------------------
+
+def requested_streams(text: Optional[str]) -> Optional[List[str]]:
+    """The names of --streams (comma-separated, spaces around each ignored, each once, in the order given);
+    None without --streams (every stream). Naming none is refused (SyncFailed)."""
+    if text is None:
+        return None
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        raise SyncFailed([f"STREAMS (--streams) names no stream ({text!r}): name one or more streams, "
+                          "separated by commas, or leave it out to sync every stream."])
+    return names
+
+
+def available_streams(config: Dict[str, Any]) -> List[str]:
+    """The streams the connector has, from its discover (which sends no request: the manifest declares them)."""
+    code, _, messages = run_connector("discover", config)
+    catalog = next((m["catalog"] for m in messages if m.get("type") == "CATALOG"), None)
+    if catalog is None:
+        raise SyncFailed(error_lines(errors_of(messages)) or [
+            f"source-partoo discover failed without saying why (exit code {code}); run "
+            f"`{connector_executable()} discover --config <your config file>` to see its output."])
+    return [stream["name"] for stream in catalog["streams"]]
+
+
+def chosen_streams(requested: List[str], available: List[str]) -> List[str]:
+    """`requested`, all of them streams of the connector; else SyncFailed with one sentence listing them."""
+    unknown = [name for name in requested if name not in available]
+    if not unknown:
+        return requested
+    names = " and ".join([", ".join(unknown[:-1]), unknown[-1]] if len(unknown) > 1 else unknown)
+    which = "which is not a stream" if len(unknown) == 1 else "which are not streams"
+    raise SyncFailed([f"STREAMS (--streams) names {names}, {which} of source-partoo: choose from "
+                      f"{', '.join(available)}."])
 
 
 @contextmanager
@@ -221,46 +287,69 @@ def opening(db_path: Path) -> Iterator[None]:
         raise SyncFailed([f"Could not open {db_path}: {str(error).splitlines()[0]}"]) from None
 
 
-def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optional[Dict[str, Any]] = None) -> None:
+def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optional[Dict[str, Any]] = None,
+              streams: Optional[List[str]] = None) -> None:
     """Stops the job (SyncFailed) when the cache holds state from another API than `origin`, or (given the
-    config of an incremental sync) read for fewer businesses than its business_ids (origin.py), with its one
-    sentence. No origin (a base_url that the connector's check will refuse): nothing to compare."""
+    config of an incremental sync) state of the streams it reads (`streams`, None for every stream) read for
+    fewer businesses than its business_ids (origin.py), with its one sentence. No origin (a base_url that the
+    connector's check will refuse): nothing to compare."""
     if origin is None:
         return
     try:
         with opening(db_path):
             note = origins.vet(db_path, schema, origin)
             if config is not None:
-                origins.vet_businesses(db_path, schema, config.get("business_ids"))
+                origins.vet_businesses(db_path, schema, config.get("business_ids"), streams)
     except origins.OtherOrigin as refusal:
         raise SyncFailed([str(refusal)]) from None
     if note:
         print(note, file=sys.stderr, flush=True)
 
 
+class Requests(NamedTuple):
+    """The requests a sync sent to Partoo: its check's and its read's (None: not counted)."""
+
+    check: Optional[int]
+    read: Optional[int]
+
+    def line(self) -> str:
+        if self.check is None or self.read is None:
+            return ("Requests sent to Partoo: not counted (the connector's debug log had no line for its requests; "
+                    "warehouse/relay.py says what it looks for).")
+        return (f"Requests sent to Partoo: {self.check + self.read:,} ({self.check:,} by the check, "
+                f"{self.read:,} by the read; retries included).")
+
+
 def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False,
-         origin: Optional[str] = None):
-    check(config)
+         origin: Optional[str] = None, streams: Optional[List[str]] = None):
+    """Check, then read `streams` (None: every stream) into the DuckDB file: the cache, the rows of each stream
+    read, and the requests the check and the read sent (Requests)."""
+    check_requests = check(config)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
         with opening(db_path):
-            origins.record(db_path, schema, origin, config.get("business_ids"))
+            origins.record(db_path, schema, origin, config.get("business_ids"), streams)
     import airbyte as ab  # imported late: the demo dependency is only needed here
     from airbyte.exceptions import PyAirbyteError
 
-    with relayed_connector() as (connector, errors):
+    with relayed_connector() as (connector, errors, requests):
         source = ab.get_source("source-partoo", local_executable=connector, install_if_missing=False)
         source.set_config(config, validate=False)  # the check above has said what is wrong with it, if anything
-        source.select_all_streams()
+        if streams is None:
+            source.select_all_streams()
+        else:
+            source.select_streams(streams)  # known to the connector: chosen_streams() checked them
         cache = tz_aware_duckdb_cache(db_path, schema)
         try:
             result = source.read(cache=cache, force_full_refresh=full_refresh)
         except PyAirbyteError as failure:
             raise SyncFailed(error_lines(kept_errors(errors)) or [failure.get_message()], failure.log_file) from None
-    return cache, {name: len(dataset) for name, dataset in result.streams.items()}
+        spent = Requests(check_requests, counted_requests(requests))
+    return cache, {name: len(dataset) for name, dataset in result.streams.items()}, spent
 
 
-def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], elapsed: float) -> str:
+def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], elapsed: float,
+              requests: Optional[Requests] = None) -> str:
     from sqlalchemy import text
 
     lines = [f"Synced into {db_path} (schema {schema}) in {elapsed:.1f} s:"]
@@ -272,11 +361,19 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
             "WHERE table_schema = :schema AND column_name IN ('last_activity_at', 'created_at', 'date')"
         ), {"schema": schema}).fetchall())
         lines.append("  timestamp columns: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
-        lines.append("Conversations per messaging partner and status:")
-        rows = con.execute(text(SUMMARY_QUERY.format(schema=schema))).fetchall()
-        lines.append(f"  {'partner':<12} {'status':<8} {'count':>6}  latest activity")
-        for partner, status, count, latest in rows:
-            lines.append(f"  {str(partner):<12} {str(status):<8} {count:>6}  {latest}")
+        if requests is not None:
+            lines.append(requests.line())
+            # Issue #33 item 1: the line with check's estimate of these requests goes here, once check logs it.
+        tables = {row[0] for row in con.execute(text(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"), {"schema": schema})}
+        if "conversations" not in tables:  # a file synced with STREAMS that never named it
+            lines.append("Conversations per messaging partner and status: not loaded (conversations missing).")
+        else:
+            lines.append("Conversations per messaging partner and status:")
+            rows = con.execute(text(SUMMARY_QUERY.format(schema=schema))).fetchall()
+            lines.append(f"  {'partner':<12} {'status':<8} {'count':>6}  latest activity")
+            for partner, status, count, latest in rows:
+                lines.append(f"  {str(partner):<12} {str(status):<8} {count:>6}  {latest}")
         lines.extend(queries.reviews_and_conversations_per_business(con, schema))
         lines.extend(queries.reviews_and_conversations_per_month(con, schema))
     return "\n".join(lines)
@@ -292,6 +389,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("--schema", default="partoo")
     parser.add_argument("--conversations", type=int, default=3000, help="emulator size (--demo)")
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state")
+    parser.add_argument("--streams", metavar="A,B", help="sync only these streams (comma-separated names; default: "
+                                                          "every stream)")
     args = parser.parse_args(argv)
     if args.db is None:
         args.db = DEMO_DB if args.demo else Path(os.environ.get("PARTOO_DUCKDB", DEFAULT_DB))
@@ -327,14 +426,18 @@ def run(argv: Optional[list] = None) -> int:
                       file=sys.stderr)
                 return 1
             origin = origins.of_config(config)
-        vet_cache(args.db, args.schema, origin, None if args.full_refresh else config)
+        streams = requested_streams(args.streams)
+        if streams is not None:
+            streams = chosen_streams(streams, available_streams(config))
+        vet_cache(args.db, args.schema, origin, None if args.full_refresh else config, streams)
         if args.demo:
             emulator, url = start_emulator(args.conversations)
             config["base_url"] = url
             print(f"Partoo emulator at {url} with {args.conversations} conversations", flush=True)
         started = time.monotonic()
-        cache, counts = sync(config, args.db, args.schema, full_refresh=args.full_refresh or args.demo, origin=origin)
-        print(summarize(cache, args.db, args.schema, counts, time.monotonic() - started), flush=True)
+        cache, counts, requests = sync(config, args.db, args.schema, full_refresh=args.full_refresh or args.demo,
+                                       origin=origin, streams=streams)
+        print(summarize(cache, args.db, args.schema, counts, time.monotonic() - started, requests), flush=True)
     except SyncFailed as failure:
         if failure.log_file:  # the read began: PyAirbyte's progress display ends without a newline
             print(file=sys.stderr)
