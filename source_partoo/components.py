@@ -361,12 +361,16 @@ class PartooPages(PaginationStrategy):
 
 @dataclass
 class PartooRecords(RecordExtractor):
-    """The list under `field_name`, or the body when it is a list (GET /sections, /messaging/templates: the wrapper
-    is not documented), or the object itself without field_name. Why Python: DpathExtractor takes one path."""
+    """The list under `field_name` ($parameters.list_key by default), or the body when it is a list (GET /sections,
+    /messaging/templates: the wrapper is not documented), or the object itself without either. Why Python:
+    DpathExtractor takes one path."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     field_name: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.field_name = self.field_name or str((parameters or {}).get("list_key") or "")
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         yield from self.records_of(_body(response))
