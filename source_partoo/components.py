@@ -96,14 +96,62 @@ def _looping(what: str, response: requests.Response, stream_slice: Optional[Stre
 
 
 def _read_of(reads: Dict[str, Any], stream_slice: Optional[StreamSlice], first_page: bool, new: Any) -> Tuple[str, Any]:
-    """The history of this partition's read, kept on a strategy that every partition shares; new on a first page."""
-    key = json.dumps(dict(stream_slice.partition), sort_keys=True, default=str) if stream_slice else ""
+    """The history of this slice's read, kept on a strategy that every partition and window shares; new on a first page."""
+    key = json.dumps([stream_slice.partition, stream_slice.cursor_slice], sort_keys=True, default=str) if stream_slice else ""
     if first_page or key not in reads:
         reads[key] = new()
     return key, reads[key]
 
 
 # --- Reading --------------------------------------------------------------------------------------
+
+ORDER_KEY = "conversation_list"  # where the messages state keeps the proof, next to its position in the list
+
+
+class _ListOrder:
+    """What a sync knows of the conversation list's order: the proof the messages state saved (ListOrderProof), and
+    what this sync's reads of the list saw since (ConversationListPagination), for the proof the messages state
+    saves next (ConversationsByLastActivity). An early stop is safe only on a list a whole read proved newest first:
+    a list whose top pages are ordered may hide a changed conversation further down, which a later whole read
+    would then filter out below the saved position."""
+
+    def __init__(self) -> None:
+        self.saved: Optional[str] = None
+        self.out_of_order = self.proven = False
+
+
+# The one state shared between streams, keyed by the sync (the start the spec stamps on its config): the messages
+# state is the only place a proof survives between syncs, and the conversations stream reads the list too.
+# airbyte-cdk 7.39.1 hands components nothing else they could share (docs/reliability.md).
+_ORDERS: Dict[Tuple[Any, ...], _ListOrder] = {}
+
+
+def _list_order(config: Config) -> _ListOrder:
+    business_ids = config.get("business_ids")
+    key = (config.get("_partoo_sync_started_at"), config.get("_partoo_api_url"), hash(str(config.get("api_key"))),
+           tuple(business_ids) if isinstance(business_ids, list) else business_ids)
+    while key not in _ORDERS and len(_ORDERS) >= 32:  # a process that runs many syncs (the Builder's server)
+        _ORDERS.pop(next(iter(_ORDERS)), None)
+    return _ORDERS.setdefault(key, _ListOrder())  # atomic: the readers' threads get the same one
+
+
+@dataclass
+class ListOrderProof(StateMigration):
+    """Reads the proof of the list's order that the messages state saved (parent_state.conversation_list) for this
+    sync's two readers of the list; migrates nothing. Why Python: a saved state reaches no component but its
+    stream's cursor and state migrations, and both streams' paginators need the proof."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        order = (stream_state.get("parent_state") or {}).get(ORDER_KEY) if isinstance(stream_state, Mapping) else None
+        proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
+        _list_order(self.config).saved = proof if _date(proof) is not _NO_DATE else None
+        return False
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        return stream_state
 
 
 class _ListRead:
@@ -117,6 +165,7 @@ class _ListRead:
         self.passes = self.full_passes = 0
         self.known: Dict[Any, int] = {}  # id -> hash of its activity, over the previous passes
         self.stop_before = stop_before  # the early stop, while every page is newest first
+        self.out_of_order = self.whole_newest_first = False  # a page out of order; a whole pass newest first
         self.start_pass(top_only=False)
 
     def start_pass(self, top_only: bool) -> None:
@@ -143,7 +192,7 @@ class _ListRead:
             seen_before = seen_before and self.known.get(key) == hashed
             when = _date(activity) if activity is not None else self.last
             if self.last is not None and when > self.last:
-                self.newest_first, self.stop_before = False, None
+                self.newest_first, self.out_of_order, self.stop_before = False, True, None
             self.last = when
         if isinstance(count, int) and not isinstance(count, bool):
             self.up |= self.count is not None and count < self.count
@@ -156,7 +205,9 @@ class _ListRead:
 
     def next_pass(self) -> Optional[bool]:
         """At the end of a pass: None when the read is complete, else whether the next pass reads the top only."""
-        missing = not (self.top_only or self.stopped_early) and self.count is not None and len(self.listed) < self.count
+        whole = not (self.top_only or self.stopped_early)
+        missing = whole and self.count is not None and len(self.listed) < self.count
+        self.whole_newest_first |= whole and self.newest_first
         self.known.update(self.listed)
         if self.up or ((self.down or missing) and not self.newest_first):
             return False if self.full_passes < 3 else None
@@ -167,10 +218,11 @@ class _ListRead:
 class ConversationListPagination(CursorPaginationStrategy):
     """The manifest's cursor_value and stop_condition, stopping the stream on a cursor this pass already returned
     or an empty page that still carries one. With `detect_movement` (the conversation list): reads the list
-    again when it moved (_ListRead; a new pass is the token {"pass": n}, sent without a cursor), and stops a
-    read whose every page lists the newest activity first at the first page older than the cursor's slice
-    start minus `order_margin`, unless the slice start is in an earlier block of `full_list_every_hours` (UTC,
-    from 1970) than the sync. Why Python: a stop_condition sees one page, never the pages before it."""
+    again when it moved (_ListRead; a new pass is the token {"pass": n}, sent without a cursor) and, on a list a
+    whole read proved newest first less than `full_list_every_hours` ago (_ListOrder), stops at the first page
+    older than the cursor's slice start minus `order_margin` while every page is newest first. Why Python: a
+    stop_condition sees one page, never the pages before it.
+    """
 
     detect_movement: bool = False
     order_margin: str = "PT1H"
@@ -181,11 +233,11 @@ class ConversationListPagination(CursorPaginationStrategy):
         self._reads: Dict[str, _ListRead] = {}
 
     def _stop_before(self, stream_slice: Optional[StreamSlice]) -> Optional[datetime]:
-        hours = self.config.get("full_list_every_hours", 24)
+        hours, order = self.config.get("full_list_every_hours", 24), _list_order(self.config)
         position = _date((stream_slice.cursor_slice if stream_slice else {}).get("start_time"))
-        now = _date(self.config.get("_partoo_sync_started_at"))
-        block = timedelta(hours=hours) if isinstance(hours, int) and hours > 0 else None
-        if not (self.detect_movement and block and position > _EPOCH) or (position - _EPOCH) // block != (now - _EPOCH) // block:
+        proven_for = _date(self.config.get("_partoo_sync_started_at")) - _date(order.saved)
+        if not (self.detect_movement and type(hours) is int and position > _EPOCH) or order.out_of_order or \
+                order.saved is None or proven_for >= timedelta(hours=hours):
             return None
         floor = _date(self.config.get("_partoo_start_datetime"))
         return floor - timedelta(hours=1) if position <= floor else position - self._margin
@@ -212,6 +264,10 @@ class ConversationListPagination(CursorPaginationStrategy):
                              "is missed.", _where(response, stream_slice), read.passes, "its top" if top_only else "it")
                 return {"pass": read.passes + 1, "top_only": top_only}
             del self._reads[key]
+            if self.detect_movement:
+                order = _list_order(self.config)
+                order.out_of_order |= read.out_of_order
+                order.proven |= read.whole_newest_first
             if read.up or read.down:
                 _LOGGER.warning("The list kept changing during %d successive reads (%s): a conversation that moved at the "
                                 "wrong moment in every read may be read only by the next sync.",
@@ -263,11 +319,17 @@ class ConversationsByLastActivity(PartitionRouter):
         self._finished = True
 
     def get_stream_state(self) -> Optional[Mapping[str, Any]]:
+        """The position in the list, and what the reads proved of its order (ListOrderProof reads it next sync)."""
         if self._finished or self._initial is None:
             state = self.conversations.get_stream_state()
             saved = _date(((state or {}).get(self._parent) or {}).get(self._cursor))
-            return state if saved is _NO_DATE or self._started is None else self._position(saved)
-        return self._position(_NO_DATE + self._handed_out * _MICROSECOND) if self._handed_out else self._initial
+            state = state if saved is _NO_DATE else self._position(saved)
+        else:
+            state = self._position(_NO_DATE + self._handed_out * _MICROSECOND) if self._handed_out else self._initial
+        order = _list_order(self.config)  # a read out of order forgets the proof; an early stop keeps the saved one
+        proof = None if order.out_of_order else self._started.strftime(self.state_datetime_format) if order.proven and \
+            self._started else order.saved
+        return {**state, ORDER_KEY: {"newest_first_at": proof}} if state and proof else state
 
     def _position(self, when: datetime) -> Mapping[str, Any]:
         when = min(when, self._started) if self._started else when
@@ -403,7 +465,8 @@ class ReviewReplies(PartooRecords):
                     seen.add(reply.get("id"))
                     record = {k: v for k, v in reply.items() if k != "replies"}
                     record["review_id"] = review.get("id") if record.get("review_id") is None else record["review_id"]
-                    record["parent_id"] = parent_id if record.get("parent_id") is None else record["parent_id"]
+                    if record.get("parent_id") is None and parent_id is not None:
+                        record["parent_id"] = parent_id
                     record.update(business_id=review.get("business_id"), review_update_date_utc=updated)
                     yield record
                     if reply.get("replies"):
@@ -776,9 +839,9 @@ class SetAsideInvalidConfig(ConfigTransformation):
             if value is None:
                 config.pop(name, None)  # not set: null is how some clients leave a field unset
                 continue
-            valid = jsonschema.Draft7Validator(self._properties.get(name, {})).is_valid(value) and value != ""
-            sentence = _field_problem(name, value, config["api_key"]) or (None if valid or (value == "" and name != "api_key")
-                                                                          else CONFIG_SENTENCES.get(name, f"Set {name} to a value the connector's spec allows."))
+            valid = jsonschema.Draft7Validator(self._properties.get(name, {})).is_valid(value) and (name, value) != ("api_key", "")
+            sentence = _field_problem(name, value, config["api_key"]) or (None if valid else CONFIG_SENTENCES.get(
+                name, f"Set {name} to a value the connector's spec allows."))
             if sentence:
                 problems[name] = sentence
                 if name != "api_key":  # a refused key stays, so that it is masked
@@ -878,8 +941,14 @@ class CheckSavedState(StateMigration):
             parent, parent_cursor = self._parent
             position = fixed["parent_state"].get(parent) if isinstance(fixed["parent_state"], Mapping) else None
             if isinstance(position, Mapping) and parent_cursor in position:
-                where = f"parent_state.{parent}.{parent_cursor}"
+                where, order = f"parent_state.{parent}.{parent_cursor}", fixed["parent_state"].get(ORDER_KEY)
                 fixed["parent_state"] = {parent: {parent_cursor: self._checked(where, position[parent_cursor], now, warnings)}}
+                proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
+                if isinstance(proof, str) and _date(proof) is not _NO_DATE:
+                    fixed["parent_state"][ORDER_KEY] = {"newest_first_at": proof}
+                elif order is not None:  # dropping it costs one whole read of the list
+                    warnings.append(f"{said} has a parent_state.{ORDER_KEY} this connector cannot read "
+                                    f"({json.dumps(order)[:80]}): it is ignored, and this sync reads the whole conversation list.")
             else:
                 warnings.append(f"{said} has no position in {parent} ({parent_cursor}): every conversation is listed again "
                                 f"this time, and messages are read from the saved {cursor}.")

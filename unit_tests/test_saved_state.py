@@ -217,8 +217,9 @@ def test_every_incremental_stream_checks_its_state_with_the_facts_of_its_own_cur
     assert set(INCREMENTAL) == {"conversations", "messages", "businesses", "reviews", "review_replies",
                                 "review_metrics_daily", "presence_metrics_daily", "presence_keywords_monthly"}
     for name, stream in INCREMENTAL.items():
-        assert [m["class_name"] for m in stream["state_migrations"]] == [
-            "source_declarative_manifest.components.CheckSavedState"], name
+        # messages: then ListOrderProof, which reads the list's order proof from the state CheckSavedState checked
+        assert [m["class_name"].rsplit(".", 1)[-1] for m in stream["state_migrations"]] == (
+            ["CheckSavedState", "ListOrderProof"] if name == "messages" else ["CheckSavedState"]), name
         assert set(stream["state_migrations"][0]) <= {"type", "class_name", "$parameters"}, name
     # The list's position is checked once, as part of the messages state (named messages).
     parent = INCREMENTAL["messages"]["retriever"]["partition_router"]["conversations"]["parent_stream_configs"][0]
@@ -271,12 +272,20 @@ def test_the_state_of_a_sync_interrupted_before_its_first_message_cursor_is_used
     assert check("messages", state) == (state, [])
 
 
-def test_the_list_order_proof_a_060_messages_state_holds_is_dropped_quietly():
-    # 0.6.0 saved parent_state.conversation_list; the connector no longer keeps a proof of the list's order.
+def test_the_list_order_proof_in_the_messages_state_is_kept():
     state = own_state("messages", "2024-03-06T10:02:00+00:00")
-    with_proof = json.loads(json.dumps(state))
-    with_proof["parent_state"]["conversation_list"] = {"newest_first_at": "2024-03-06 11:00:00.000000+0000"}
-    assert check("messages", with_proof) == (state, [])
+    state["parent_state"]["conversation_list"] = {"newest_first_at": "2024-03-06 11:00:00.000000+0000"}
+    assert check("messages", state) == (state, [])
+
+
+@pytest.mark.parametrize("proof", [{"newest_first_at": "yesterday"}, {"newest_first_at": 3}, "true"])
+def test_a_list_order_proof_that_cannot_be_read_is_dropped_with_a_warning(proof):
+    # Dropping it only costs a complete read of the list; the positions are kept.
+    state = own_state("messages", "2024-03-06T10:02:00+00:00")
+    state["parent_state"]["conversation_list"] = proof
+    kept, warned = check("messages", state)
+    assert "conversation_list" not in kept["parent_state"] and kept["state"] == state["state"]
+    assert any("conversation_list" in w and "whole conversation list" in w for w in warned)
 
 
 @pytest.mark.parametrize("broken, expected, warning", [

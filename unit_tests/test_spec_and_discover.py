@@ -17,7 +17,7 @@ def test_spec_declares_exactly_the_documented_properties(cli):
     }
     # set by the check's config_overrides (and by tests), declared so that airbyte-cdk knows they are read
     assert set(spec["properties"]) - shown == {"_partoo_check", "_partoo_page_size", "_partoo_start_datetime",
-                                               "_partoo_analytics_start", "_partoo_sync_started_at"}
+                                               "_partoo_analytics_start"}
 
 
 def test_spec_hides_the_api_key_and_defaults_to_production(cli):
