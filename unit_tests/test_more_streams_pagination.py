@@ -118,3 +118,25 @@ def test_business_search_pages_carry_every_status_and_the_business_filter(reques
         assert query["status"] == "open,closed,opening_soon,temporarily_closed"
         assert query["business__in"] == "b1,1e5"
         assert query["page"] == str(page)
+
+
+def test_two_windows_of_a_stream_in_flight_keep_their_own_page_history():
+    # airbyte-cdk shares one pagination strategy between the windows of an analytics stream, read at once by
+    # several workers: a window that starts while another is at its page 14 must not be taken for its page 1.
+    from types import SimpleNamespace
+
+    from airbyte_cdk.sources.types import StreamSlice
+
+    from source_partoo.components import PartooPages
+
+    strategy = PartooPages(config={}, parameters={"list_key": "data"})
+    window = [StreamSlice(partition={}, cursor_slice={"start_time": day, "end_time": day}) for day in ("2024-01-01", "2024-01-02")]
+
+    def page(number, max_page):
+        return SimpleNamespace(json=lambda: {"page": number, "max_page": max_page, "data": [{"n": number}]})
+
+    assert strategy.next_page_token(page(1, 20), 1, None, None, stream_slice=window[0]) == 2
+    assert strategy.next_page_token(page(1, 2), 1, None, None, stream_slice=window[1]) == 2
+    for number in range(2, 15):  # the first window's max_page stays 20: never "keeps growing"
+        assert strategy.next_page_token(page(number, 20), 1, None, number, stream_slice=window[0]) == number + 1
+    assert strategy.next_page_token(page(2, 2), 1, None, 2, stream_slice=window[1]) is None
