@@ -143,3 +143,43 @@ def test_a_cache_that_recorded_no_businesses_is_accepted_and_a_cache_without_sta
         con.execute(f"INSERT INTO partoo.{origins.TABLE} VALUES (?, now())", [PRODUCTION])
     assert origins.vet_businesses(old, "partoo", ["b9"]) is None
     assert origins.vet_businesses(tmp_path / "none.duckdb", "partoo", ["b9"]) is None
+
+
+# ---- start dates (the new-user trial: an earlier start_date after a sync silently skipped the records between)
+
+def cache_read_from(path: Path, config: dict, today: str = "2026-12-06") -> Path:
+    cache_with_state(path, None)
+    origins.record(path, "partoo", PRODUCTION, starts=origins.starts_of(config, today=today))
+    return path
+
+
+@pytest.mark.parametrize("before, now, refused", [
+    ({"start_date": "2026-12-06"}, {}, "start_date is empty"),
+    ({"start_date": "2026-12-06"}, {"start_date": "2026-01-01"}, "start_date (2026-01-01T00:00:00) is earlier"),
+    ({"start_date": "2026-12-06T10:00:00+02:00"}, {"start_date": "2026-12-06T09:00:00Z"}, None),  # 08:00 UTC first
+    ({"analytics_start_date": "2026-06-01"}, {"analytics_start_date": "2025-06-01"}, "analytics_start_date (2025-06-01)"),
+    ({}, {"start_date": "2026-01-01"}, None),  # later than the beginning: positions are later still
+    ({"start_date": "2026-01-01"}, {"start_date": "2026-06-01"}, None),
+])
+def test_a_start_date_earlier_than_the_one_the_state_was_read_from_is_refused(tmp_path, before, now, refused):
+    cache = cache_read_from(tmp_path / "c.duckdb", before)
+    if refused is None:
+        origins.vet_starts(cache, "partoo", now)
+        return
+    with pytest.raises(origins.OtherOrigin) as refusal:
+        origins.vet_starts(cache, "partoo", now)
+    assert str(refusal.value).startswith(refused) and "FULL_REFRESH=1" in str(refusal.value)
+
+
+def test_an_incremental_sync_keeps_the_start_of_the_first_read_and_a_full_read_of_some_streams_the_later(tmp_path):
+    cache = cache_read_from(tmp_path / "c.duckdb", {"start_date": "2026-06-01"})
+    origins.record(cache, "partoo", PRODUCTION)  # an incremental sync: the states were still read from June
+    with pytest.raises(origins.OtherOrigin):
+        origins.vet_starts(cache, "partoo", {"start_date": "2026-01-01"})
+    # FULL_REFRESH=1 STREAMS=reviews from January: the other streams' states were read from June
+    origins.record(cache, "partoo", PRODUCTION, streams=["reviews"],
+                   starts=origins.starts_of({"start_date": "2026-01-01"}, today="2026-12-06"))
+    with pytest.raises(origins.OtherOrigin):
+        origins.vet_starts(cache, "partoo", {"start_date": "2026-01-01"})
+    origins.record(cache, "partoo", PRODUCTION, starts=origins.starts_of({"start_date": "2026-01-01"}, today="2026-12-06"))
+    origins.vet_starts(cache, "partoo", {"start_date": "2026-01-01"})  # FULL_REFRESH=1 of every stream

@@ -97,7 +97,8 @@ def vet(db_path: Path, schema: str, origin: str) -> Optional[str]:
         f"not {origin}: choose another file with DB=path.duckdb (--db), or delete it to start over.")
 
 
-def record(db_path: Path, schema: str, origin: str, business_ids: Any = None, streams: Any = None) -> None:
+def record(db_path: Path, schema: str, origin: str, business_ids: Any = None, streams: Any = None,
+           starts: Optional[dict] = None) -> None:
     """Records `origin` as the one the cache's state comes from, and the businesses that the streams it reads
     (`streams`, None for every stream) read (before PyAirbyte opens the file). The other streams keep the
     businesses recorded for them (the same origin's), since their state stays as it was."""
@@ -110,8 +111,15 @@ def record(db_path: Path, schema: str, origin: str, business_ids: Any = None, st
                     "(origin VARCHAR NOT NULL, recorded_at TIMESTAMP WITH TIME ZONE NOT NULL)")
         con.execute(f"ALTER TABLE {_quoted(schema)}.{TABLE} ADD COLUMN IF NOT EXISTS business_ids VARCHAR")
         con.execute(f"ALTER TABLE {_quoted(schema)}.{TABLE} ADD COLUMN IF NOT EXISTS stream_business_ids VARCHAR")
+        con.execute(f"ALTER TABLE {_quoted(schema)}.{TABLE} ADD COLUMN IF NOT EXISTS starts VARCHAR")
         before = con.execute(
-            f"SELECT origin, business_ids, stream_business_ids FROM {_quoted(schema)}.{TABLE}").fetchone()
+            f"SELECT origin, business_ids, stream_business_ids, starts FROM {_quoted(schema)}.{TABLE}").fetchone()
+        # The starts the states were read from: given (`starts`) for a first or a full read, else those recorded
+        # before. A full read of some streams keeps the later of the two: the other streams' states were read
+        # from the ones recorded before.
+        kept = json.loads(before[3]) if before is not None and before[0] == origin and before[3] else None
+        if starts is None or (streams is not None and kept):
+            starts = {k: later(v, (starts or {}).get(k)) for k, v in kept.items()} if kept else starts
         if streams is None or before is None or before[0] != origin:
             every_stream, per_stream = json.dumps(ids), {}  # what the file recorded before is no longer true
         else:
@@ -119,9 +127,10 @@ def record(db_path: Path, schema: str, origin: str, business_ids: Any = None, st
             per_stream.update({stream: ids for stream in streams})
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {_quoted(schema)}.{TABLE}")
-        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} (origin, recorded_at, business_ids, stream_business_ids) "
-                    "VALUES (?, current_timestamp, ?, ?)",
-                    [origin, every_stream, json.dumps(per_stream) if per_stream else None])
+        con.execute(f"INSERT INTO {_quoted(schema)}.{TABLE} (origin, recorded_at, business_ids, stream_business_ids, "
+                    "starts) VALUES (?, current_timestamp, ?, ?, ?)",
+                    [origin, every_stream, json.dumps(per_stream) if per_stream else None,
+                     json.dumps(starts) if starts else None])
         con.execute("COMMIT")
 
 
@@ -191,3 +200,61 @@ def _has_cursor(state_json: str) -> bool:
     except (ValueError, TypeError, KeyError):
         return True  # unreadable here: the connector's check of saved states will say; count it as a position
     return state != NO_CURSOR
+
+
+# ---- The start dates the state was read from -----------------------------------------------------------
+# A stream's saved position is later than its start date: moving start_date (or analytics_start_date) earlier,
+# or emptying it, would make an incremental sync skip the records in between, for good.
+
+def starts_of(config: Any, today: Optional[str] = None) -> dict:
+    """The first moment each kind of stream reads (ISO text; "" for the beginning): start_date, and the analytics'
+    first day (analytics_start_date, else start_date's day, else two years before `today`, as the connector)."""
+    import datetime as dt
+
+    start = str(config.get("start_date") or "").strip()
+    today = today or dt.date.today().isoformat()
+    two_years = (dt.date.fromisoformat(today) - dt.timedelta(days=730)).isoformat()
+    return {"start_date": _moment(start) if start else "",
+            "analytics_start_date": str(config.get("analytics_start_date") or "").strip() or start[:10] or two_years}
+
+
+def _moment(text: str) -> str:
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text  # the connector refuses it in its own words
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def later(one: Optional[str], other: Optional[str]) -> Optional[str]:
+    """The later of two starts ("" is the beginning, None unknown)."""
+    if one is None or other is None:
+        return one if other is None else other
+    return max(one, other)
+
+
+def vet_starts(db_path: Path, schema: str, config: Any, streams: Any = None) -> None:
+    """Raises OtherOrigin when start_date or the analytics' first day is earlier than the one the saved state was read
+    from (a full refresh reads from it again); nothing when the cache holds no state or did not record its starts."""
+    holds_state, _ = saved(db_path, schema)
+    if not holds_state:
+        return
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        columns = {row[0] for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, TABLE]).fetchall()}
+        row = con.execute(f"SELECT starts FROM {_quoted(schema)}.{TABLE}").fetchone() if "starts" in columns else None
+    recorded = json.loads(row[0]) if row and row[0] else {}
+    for name, now in starts_of(config).items():
+        before = recorded.get(name)
+        if before is not None and now < before:
+            since = "is empty" if now == "" else f"({now[:19]}) is earlier than"
+            raise OtherOrigin(
+                f"{name} {since} the start the saved state was read from ({before[:19]}): an incremental sync would "
+                "skip the records in between. Sync once with FULL_REFRESH=1 (--full-refresh) to read them, or choose "
+                "another file with DB=path.duckdb.")

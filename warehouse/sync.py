@@ -300,6 +300,7 @@ def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optiona
             note = origins.vet(db_path, schema, origin)
             if config is not None:
                 origins.vet_businesses(db_path, schema, config.get("business_ids"), streams)
+                origins.vet_starts(db_path, schema, config, streams)
     except origins.OtherOrigin as refusal:
         raise SyncFailed([str(refusal)]) from None
     if note:
@@ -328,7 +329,9 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
         with opening(db_path):
-            origins.record(db_path, schema, origin, config.get("business_ids"), streams)
+            first_read = full_refresh or not origins.saved(db_path, schema)[0]  # the starts the states are read from
+            origins.record(db_path, schema, origin, config.get("business_ids"), streams,
+                           origins.starts_of(config) if first_read else None)
     import airbyte as ab  # imported late: the demo dependency is only needed here
     from airbyte.exceptions import PyAirbyteError
 
