@@ -158,9 +158,7 @@ def vet_businesses(db_path: Path, schema: str, business_ids: Any, streams: Any =
     import duckdb
 
     with duckdb.connect(str(db_path), read_only=True) as con:
-        columns = {row[0] for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema, TABLE]).fetchall()}
+        columns = _columns(con, schema)
         per_stream_column = "stream_business_ids" if "stream_business_ids" in columns else "NULL"
         row = con.execute(f"SELECT business_ids, {per_stream_column} FROM {_quoted(schema)}.{TABLE}").fetchone() \
             if "business_ids" in columns else None
@@ -236,19 +234,26 @@ def later(one: Optional[str], other: Optional[str]) -> Optional[str]:
     return max(one, other)
 
 
-def vet_starts(db_path: Path, schema: str, config: Any, streams: Any = None) -> None:
-    """Raises OtherOrigin when start_date or the analytics' first day is earlier than the one the saved state was read
-    from (a full refresh reads from it again); nothing when the cache holds no state or did not record its starts."""
-    holds_state, _ = saved(db_path, schema)
-    if not holds_state:
-        return
+def _columns(con: Any, schema: str) -> set:
+    return {row[0] for row in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [schema, TABLE]).fetchall()}
+
+
+def _recorded(db_path: Path, schema: str, column: str) -> Optional[tuple]:
+    """The recorded row's `column` when the cache holds state and recorded it, else None."""
+    if not saved(db_path, schema)[0]:
+        return None
     import duckdb
 
     with duckdb.connect(str(db_path), read_only=True) as con:
-        columns = {row[0] for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema, TABLE]).fetchall()}
-        row = con.execute(f"SELECT starts FROM {_quoted(schema)}.{TABLE}").fetchone() if "starts" in columns else None
+        return con.execute(f"SELECT {column} FROM {_quoted(schema)}.{TABLE}").fetchone() if column in _columns(con, schema) else None
+
+
+def vet_starts(db_path: Path, schema: str, config: Any, streams: Any = None) -> None:
+    """Raises OtherOrigin when start_date or the analytics' first day is earlier than the one the saved state was read
+    from (a full refresh reads from it again); nothing when the cache holds no state or did not record its starts."""
+    row = _recorded(db_path, schema, "starts")
     recorded = json.loads(row[0]) if row and row[0] else {}
     for name, now in starts_of(config).items():
         before = recorded.get(name)
