@@ -7,6 +7,7 @@ local emulator received. Every request goes to 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -96,8 +97,11 @@ def test_the_job_refuses_an_unknown_stream_before_any_request(tmp_path):
 
 
 def test_make_sync_passes_streams_and_full_refresh_to_the_job():
-    run = subprocess.run(["make", "-n", "sync", "CONFIG=c.json", "DB=w.duckdb", "STREAMS=reviews,review_replies",
-                          "FULL_REFRESH=1"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    # Under `make test`, the parent make's MAKELEVEL would make this one print "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    run = subprocess.run(["make", "--no-print-directory", "-n", "sync", "CONFIG=c.json", "DB=w.duckdb",
+                          "STREAMS=reviews,review_replies", "FULL_REFRESH=1"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1].split(" -m ")[1].split() == [
         "warehouse.sync", "--config", "c.json", "--db", "w.duckdb", "--streams", "'reviews,review_replies'",
