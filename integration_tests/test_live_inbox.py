@@ -113,12 +113,6 @@ class TestNewestActivityFirst:
         three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, connector, "newest")
 
 
-class TestNewestActivityFirstReadWholeEverySync:
-    def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
-        three_incremental_syncs_of_a_live_inbox_emit_every_record(
-            emulator_factory, cli, "newest", full_list_every_hours=0)
-
-
 class TestOldestActivityFirst:
     def test_three_incremental_syncs_of_a_live_inbox_emit_every_record(self, emulator_factory, cli):
         three_incremental_syncs_of_a_live_inbox_emit_every_record(emulator_factory, cli, "oldest")
