@@ -22,7 +22,7 @@ from .conftest import as_loaded, catalog
 
 pytestmark = pytest.mark.integration
 
-CONVERSATIONS = 525  # 15 pages of the list
+CONVERSATIONS = 350  # 10 pages of the list
 PAGE = 35  # the connector asks 100 a page; 35 here gives as many pages for a third of the time
 
 

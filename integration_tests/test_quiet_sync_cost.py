@@ -18,7 +18,7 @@ from bench.cost import LIST, MESSAGES, emulator_flags, sync
 
 pytestmark = pytest.mark.integration
 
-CONVERSATIONS = 250  # 3 pages of the list
+CONVERSATIONS = 150  # 2 pages of the list
 
 
 @pytest.mark.parametrize("runtime", ["package", "manifest"])
