@@ -78,10 +78,10 @@ def list_pages(conversations: int) -> int:
 
 
 def sync(emulator: Emulator, workdir: Path, state: Optional[List[Dict[str, Any]]],
-         streams: Sequence[str] = STREAMS, workers: int = 8, runtime: str = "package", **config: Any) -> Dict[str, Any]:
+         streams: Sequence[str] = STREAMS, workers: int = 8, runtime: str = "package") -> Dict[str, Any]:
     """One incremental sync in `runtime` (read_command), with the emulator's request counts reset before it:
     exit code, wall time, the ids emitted per stream, the last state per stream, and the requests per endpoint."""
-    (workdir / "config.json").write_text(json.dumps(emulator.config(num_workers=workers, **config)))
+    (workdir / "config.json").write_text(json.dumps(emulator.config(num_workers=workers)))
     (workdir / "catalog.json").write_text(json.dumps(catalog(*streams, mode="incremental")))
     args, env = read_command(runtime, workdir / "config.json", workdir / "catalog.json")
     if state is not None:
