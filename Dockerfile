@@ -16,6 +16,6 @@ ENV AIRBYTE_ENTRYPOINT="python /airbyte/integration_code/main.py"
 ENTRYPOINT ["python", "/airbyte/integration_code/main.py"]
 
 LABEL io.airbyte.name=airbyte/source-partoo
-LABEL io.airbyte.version=0.7.0
+LABEL io.airbyte.version=0.8.0
 
 USER airbyte

@@ -2,7 +2,7 @@
 
 Reading:     ConversationListPagination, ConversationsByLastActivity, OncePerActivity, PartooPages,
              PartooRecords (ReviewReplies, AnalyticsRows, PublisherStates), AddUtcTimestamps
-Requests:    ApiKeyForPartooOnly, StopAfterConfigError, UnreachableServer, SkipForbidden
+Requests:    ApiKeyForPartooOnly, StopAfterConfigError, UnreachableServer, SkipForbidden (CountInCheck)
 Config:      SetAsideInvalidConfig, ReportConfigProblem, ConfiguredBusinessesExist
 Saved state: CheckSavedState
 """
@@ -108,31 +108,33 @@ def _read_of(reads: Dict[str, Any], stream_slice: Optional[StreamSlice], first_p
 ORDER_KEY = "conversation_list"  # where the messages state keeps the proof, next to its position in the list
 
 
-class _ListOrder:
-    """What a sync knows of the conversation list's order: the proof the messages state saved (ListOrderProof), and
-    what this sync's reads of the list saw since (ConversationListPagination), for the proof the messages state
-    saves next (ConversationsByLastActivity). An early stop is safe only on a list a whole read proved newest first:
-    a list whose top pages are ordered may hide a changed conversation further down, which a later whole read
-    would then filter out below the saved position."""
+class _Sync:
+    """What a sync's streams share. The list's order: the proof the messages state saved (ListOrderProof), and what
+    this sync's reads of the list saw since (ConversationListPagination), for the proof the messages state saves next
+    (ConversationsByLastActivity); an early stop is safe only on a list a whole read proved newest first: a list
+    whose top pages are ordered may hide a changed conversation further down, which a later whole read would then
+    filter out below the saved position. In a check, what each stream's one page counted (CountInCheck), for the
+    cost estimate the check's last stream logs."""
 
     def __init__(self) -> None:
         self.saved: Optional[str] = None
         self.out_of_order = self.proven = False
+        self.counted: Dict[str, Optional[int]] = {}
 
 
 # The one state shared between streams, keyed by the sync (the start the spec stamps on its config): the messages
-# state is the only place a proof survives between syncs, and the conversations stream reads the list too.
-# airbyte-cdk 7.39.1 hands components nothing else they could share (docs/reliability.md).
-_ORDERS: Dict[Tuple[Any, ...], _ListOrder] = {}
+# state is the only place a proof survives between syncs, the conversations stream reads the list too, and a check's
+# streams each see one page. airbyte-cdk 7.39.1 hands components nothing else they could share (docs/reliability.md).
+_SYNCS: Dict[Tuple[Any, ...], _Sync] = {}
 
 
-def _list_order(config: Config) -> _ListOrder:
+def _sync(config: Config) -> _Sync:
     business_ids = config.get("business_ids")
     key = (config.get("_partoo_sync_started_at"), config.get("_partoo_api_url"), hash(str(config.get("api_key"))),
            tuple(business_ids) if isinstance(business_ids, list) else business_ids)
-    while key not in _ORDERS and len(_ORDERS) >= 32:  # a process that runs many syncs (the Builder's server)
-        _ORDERS.pop(next(iter(_ORDERS)), None)
-    return _ORDERS.setdefault(key, _ListOrder())  # atomic: the readers' threads get the same one
+    while key not in _SYNCS and len(_SYNCS) >= 32:  # a process that runs many syncs (the Builder's server)
+        _SYNCS.pop(next(iter(_SYNCS)), None)
+    return _SYNCS.setdefault(key, _Sync())  # atomic: the readers' threads get the same one
 
 
 @dataclass
@@ -147,7 +149,7 @@ class ListOrderProof(StateMigration):
     def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
         order = (stream_state.get("parent_state") or {}).get(ORDER_KEY) if isinstance(stream_state, Mapping) else None
         proof = order.get("newest_first_at") if isinstance(order, Mapping) else None
-        _list_order(self.config).saved = proof if _date(proof) is not _NO_DATE else None
+        _sync(self.config).saved = proof if _date(proof) is not _NO_DATE else None
         return False
 
     def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -219,7 +221,7 @@ class ConversationListPagination(CursorPaginationStrategy):
     """The manifest's cursor_value and stop_condition, stopping the stream on a cursor this pass already returned
     or an empty page that still carries one. With `detect_movement` (the conversation list): reads the list
     again when it moved (_ListRead; a new pass is the token {"pass": n}, sent without a cursor) and, on a list a
-    whole read proved newest first less than `full_list_every_hours` ago (_ListOrder), stops at the first page
+    whole read proved newest first less than `full_list_every_hours` ago (_Sync), stops at the first page
     older than the cursor's slice start minus `order_margin` while every page is newest first. Why Python: a
     stop_condition sees one page, never the pages before it.
     """
@@ -233,7 +235,7 @@ class ConversationListPagination(CursorPaginationStrategy):
         self._reads: Dict[str, _ListRead] = {}
 
     def _stop_before(self, stream_slice: Optional[StreamSlice]) -> Optional[datetime]:
-        hours, order = self.config.get("full_list_every_hours", 24), _list_order(self.config)
+        hours, order = self.config.get("full_list_every_hours", 24), _sync(self.config)
         position = _date((stream_slice.cursor_slice if stream_slice else {}).get("start_time"))
         proven_for = _date(self.config.get("_partoo_sync_started_at")) - _date(order.saved)
         if not (self.detect_movement and type(hours) is int and position > _EPOCH) or order.out_of_order or \
@@ -265,7 +267,7 @@ class ConversationListPagination(CursorPaginationStrategy):
                 return {"pass": read.passes + 1, "top_only": top_only}
             del self._reads[key]
             if self.detect_movement:
-                order = _list_order(self.config)
+                order = _sync(self.config)
                 order.out_of_order |= read.out_of_order
                 order.proven |= read.whole_newest_first
             if read.up or read.down:
@@ -326,7 +328,7 @@ class ConversationsByLastActivity(PartitionRouter):
             state = state if saved is _NO_DATE else self._position(saved)
         else:
             state = self._position(_NO_DATE + self._handed_out * _MICROSECOND) if self._handed_out else self._initial
-        order = _list_order(self.config)  # a read out of order forgets the proof; an early stop keeps the saved one
+        order = _sync(self.config)  # a read out of order forgets the proof; an early stop keeps the saved one
         proof = None if order.out_of_order else self._started.strftime(self.state_datetime_format) if order.proven and \
             self._started else order.saved
         return {**state, ORDER_KEY: {"newest_first_at": proof}} if state and proof else state
@@ -747,16 +749,111 @@ class UnreachableServer(BackoffStrategy):
 @dataclass
 class SkipForbidden(DefaultErrorHandler):
     """DefaultErrorHandler whose 403 skips the stream with `forbidden_message` as a WARNING: a product or role the key
-    lacks must not fail the other streams. Why Python: an IGNORE filter logs at INFO only."""
+    lacks must not fail the other streams (without one, its response filters decide). Why Python: an IGNORE filter
+    logs at INFO only."""
 
     forbidden_message: str = ""
 
     def interpret_response(self, response_or_exception: Optional[Any] = None) -> ErrorResolution:
-        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 403:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 403 and \
+                self.forbidden_message:
             message = InterpolatedString.create(self.forbidden_message, parameters={}).eval(self.config)
             _LOGGER.warning(message)
             return ErrorResolution(response_action=ResponseAction.IGNORE, failure_type=None, error_message=message)
         return super().interpret_response(response_or_exception)
+
+
+# --- Cost estimate: what check says a sync will cost (docs/partoo.md, "What a sync costs") -------------------
+
+# Each endpoint the check reads (one page each), and the streams its answer stands for (a 403 skips them all).
+CHECKED: Dict[str, Tuple[str, ...]] = {
+    "/conversations": ("conversations", "messages"), "/business/search": ("businesses",),
+    "/reviews": ("reviews", "review_replies"), "/user/search": ("users",), "/sections": ("group_sections", "groups"),
+    "/org/search": ("organizations",), "/custom_fields": ("custom_fields",),
+    "/review_analytics/metrics": ("review_metrics_daily",),
+    "/presence_analytics/metrics": ("presence_metrics_daily", "presence_keywords_monthly"), "/posts": ("posts",),
+    "/publisher_states": ("publisher_states",), "/feedback/feedback_result": ("feedback_results", "feedback_forms"),
+    "/messaging/templates": ("message_templates",)}
+
+
+def _pages(count: int, size: int = 100) -> int:
+    return max(1, -(-count // size))
+
+
+def estimate_requests(config: Config, counted: Mapping[str, Optional[int]], today: Any) -> Dict[str, Tuple[int, int]]:
+    """Requests of a first full sync and of an incremental sync an hour later with nothing new, per stream the check
+    found readable, from what its pages counted (`counted`: endpoint -> its list's count, None for a 403) and the
+    config. Assumes Partoo's inbox order, under 100 messages a conversation and every business on Google; counts
+    every conversation and review, whatever start_date (a check does not filter)."""
+    c, b, r, u, s, p, f = (max(0, counted.get(path) or 0) for path in (
+        "/conversations", "/business/search", "/reviews", "/user/search", "/sections", "/posts", "/feedback/feedback_result"))
+    ids = config.get("business_ids") or []
+    start = _date(config.get("analytics_start_date") or str(config.get("start_date") or "")[:10]).date() \
+        if config.get("analytics_start_date") or config.get("start_date") else today - timedelta(days=730)
+    days = max(0, (today - start).days) + 1  # review windows of a day, today's included
+    per_day = _pages(min(b, r // days))  # a window's rows: the businesses with a review updated that day
+    months = (today.year * 12 + today.month - (1 if today.day >= 10 else 2)) - (start.year * 12 + start.month) + 1
+    windows = max(1, -(-(days - 1) // 30))  # presence: windows of 30 days, the last one to today included
+    cost = {
+        "conversations": (_pages(c), 1), "messages": (_pages(c) + c, 2), "businesses": (_pages(b), 1),
+        "reviews": (_pages(r), 1), "review_replies": (_pages(r), 1),
+        "users": (len(ids) * _pages(u) if ids else _pages(u),) * 2, "group_sections": (_pages(s),) * 2,
+        "groups": (_pages(s) + s + s * (counted.get("groups_per_section") or 0),) * 2,
+        "organizations": (1, 1), "custom_fields": (1, 1),
+        "review_metrics_daily": (days * per_day, 31 * per_day),
+        "presence_metrics_daily": ((windows - 1) * _pages(30 * b, 500) + _pages((days - 30 * (windows - 1)) * b, 500),
+                                   _pages(6 * b, 500)),
+        "presence_keywords_monthly": (_pages(b) + b * max(0, -(-months // 12)), _pages(b)),
+        "posts": (_pages(p),) * 2, "feedback_results": (_pages(f),) * 2,
+        "publisher_states": (b // 100 + 1 + (0 < b < 100),) * 2,  # a short first page: one page more
+        "feedback_forms": (1, 1), "message_templates": (1, 1)}
+    readable = {name for path, names in CHECKED.items() if path in counted and counted[path] is not None for name in names}
+    return {name: figures for name, figures in cost.items() if name in readable}
+
+
+def _lasts(requests_sent: int, per_minute: int) -> str:
+    """How long `requests_sent` take within a budget of `per_minute` requests per 61 s (the manifest's api_budget)."""
+    minutes = round(requests_sent * 61 / 60 / per_minute) if requests_sent > per_minute else 0
+    return "under a minute" if minutes < 1 else f"about {minutes} min" if minutes < 60 else \
+        f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
+def estimate_line(config: Config, counted: Mapping[str, Optional[int]], today: Any) -> str:
+    cost = estimate_requests(config, counted, today)
+    first, quiet = sum(f for f, _ in cost.values()), sum(q for _, q in cost.values())
+    rate = int(config.get("requests_per_minute") or 300)
+    streams = ", ".join(f"{name} {f:,}/{q:,}" for name, (f, q) in sorted(cost.items(), key=lambda i: (-i[1][0], i[0])))
+    conversations = counted.get("/conversations")
+    return (f"Cost estimate: the API key sees {'no' if conversations is None else f'about {conversations:,}'} "
+            f"conversations and about {counted.get('/business/search') or 0:,} businesses. A first sync of the {len(cost)} streams it may read sends "
+            f"about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "
+            f"hour later with nothing new about {quiet:,} ({_lasts(quiet, rate)}). Per stream, first/incremental: "
+            f"{streams}. docs/partoo.md (What a sync costs) gives the formulas and what they assume.")
+
+
+@dataclass
+class CountInCheck(SkipForbidden):
+    """SkipForbidden that, in a check, notes what each endpoint's one page counts (the list's `count`, else its length;
+    None for a 403, a product the key lacks) and, after the check's last endpoint (`_partoo_estimate_after`), logs
+    estimate_line. Why Python: a check's streams share nothing, and CheckStream logs no result of its own."""
+
+    def interpret_response(self, response_or_exception: Optional[Any] = None) -> ErrorResolution:
+        resolution = super().interpret_response(response_or_exception)
+        response = response_or_exception
+        if self.config.get("_partoo_check") and isinstance(response, requests.Response) and \
+                resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
+            root = urlsplit(str(self.config.get("_partoo_api_url") or "")).path.rstrip("/")
+            path = urlsplit(response.url).path[len(root):] if urlsplit(response.url).path.startswith(root) else ""
+            counted, body = _sync(self.config).counted, _body(response) if response.status_code != 403 else None
+            items = body if isinstance(body, list) else _first_list(body)
+            count = body.get("count") if isinstance(body, dict) else None
+            counted[path] = None if response.status_code == 403 else count if type(count) is int else len(items or [])
+            groups = items[0].get("groups") if items and isinstance(items[0], dict) else None  # GET /sections
+            if isinstance(groups, list):
+                counted["groups_per_section"] = len(groups)
+            if path == self.config.get("_partoo_estimate_after"):
+                _LOGGER.info(estimate_line(self.config, counted, datetime.now(_UTC).date()))
+        return resolution
 
 
 # --- Config: airbyte-cdk reports a config that breaks the spec in jsonschema's words ("'x' does not match '^(https..."),

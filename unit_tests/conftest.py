@@ -74,7 +74,7 @@ CHECKED = {
     "posts": ("/posts", {"posts": [{"id": 8}], "page": 1, "max_page": 1, "count": 1}),
     "publisher_states": ("/publisher_states", {"businesses": {"b1": {"business_id": "b1", "publishers": {"waze": {"state": "success"}}}},
                                                "count": 1}),
-    "feedback_forms": ("/feedback/feedback_form", {"items": [{"id": 9}], "page": 1, "max_page": 1, "count": 1}),
+    "feedback_results": ("/feedback/feedback_result", {"items": [{"id": 9}], "page": 1, "max_page": 1, "count": 1}),
     "message_templates": ("/messaging/templates", [{"id": 10}]),
 }
 

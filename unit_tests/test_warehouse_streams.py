@@ -207,6 +207,9 @@ def test_the_summary_prints_the_requests_the_server_received(tmp_path):
         # the read's: the conversation list (the check asked its first page) and one messages request or more each
         read = stats["requests /v2/conversations"] - 1 + stats["requests /v2/messages"]
         assert requests_in(run.stdout)[2] == read > 30
+        # next to check's estimate for the streams named: 1 page of the list each, and a request per conversation
+        estimate = re.search(r"^  check's estimate for the read: about ([\d,]+) \(a first sync\)\.$", run.stdout, re.MULTILINE)
+        assert estimate and int(estimate[1]) == 1 + 1 + 30 and abs(int(estimate[1]) - read) <= 0.1 * read
     finally:
         emulator.stop()
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:

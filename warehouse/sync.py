@@ -224,15 +224,26 @@ def errors_of(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [m["trace"]["error"] for m in messages if m.get("type") == "TRACE" and m["trace"].get("type") == "ERROR"]
 
 
-def check(config: Dict[str, Any]) -> Optional[int]:
+def estimate_of(messages: List[Dict[str, Any]]) -> Dict[str, Tuple[int, int]]:
+    """The requests of a first and of a quiet incremental sync per stream, from check's "Cost estimate" line
+    (components.estimate_line); empty without one."""
+    line = next((m["log"]["message"] for m in messages if m.get("type") == "LOG"
+                 and str(m["log"].get("message", "")).startswith("Cost estimate")), "")
+    listed = line.split("first/incremental: ", 1)[1].split(". docs/", 1)[0] if "first/incremental: " in line else ""
+    return {name: (int(first.replace(",", "")), int(quiet.replace(",", "")))
+            for name, first, quiet in re.findall(r"(\w+) ([\d,]+)/([\d,]+)", listed)}
+
+
+def check(config: Dict[str, Any]) -> Tuple[Optional[int], Dict[str, Tuple[int, int]]]:
     """The connector's own check (`source-partoo check`), before PyAirbyte is even imported: a config
     that cannot work stops here in seconds, with the connector's sentence (SyncFailed). Run with --debug,
-    whose log has one line per request (relay.py): returns how many it sent, None if it logged none."""
+    whose log has one line per request (relay.py): returns how many it sent (None if it logged none), and its
+    estimate of a sync's requests per stream (estimate_of)."""
     code, lines, messages = run_connector("check", config, "--debug")
     status: Dict[str, Any] = next((m["connectionStatus"] for m in messages if m.get("type") == "CONNECTION_STATUS"), {})
     if status.get("status") == "SUCCEEDED" and code == 0:
         logged = any(line.startswith(relay.DEBUG_LINE.decode()) for line in lines)
-        return sum(map(relay.is_request, lines)) if logged else None
+        return (sum(map(relay.is_request, lines)) if logged else None), estimate_of(messages)
     failure = [sentence_of(status["message"])] if status.get("message") else error_lines(errors_of(messages))
     raise SyncFailed(failure or [
         f"source-partoo check failed without saying why (exit code {code}); run "
@@ -308,28 +319,37 @@ def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optiona
 
 
 class Requests(NamedTuple):
-    """The requests a sync sent to Partoo: its check's and its read's (None: not counted)."""
+    """The requests a sync sent to Partoo: its check's and its read's (None: not counted), and what check estimated
+    for the read (None: no estimate) of a first or of an incremental sync (`first`)."""
 
     check: Optional[int]
     read: Optional[int]
+    estimate: Optional[int] = None
+    first: bool = True
 
     def line(self) -> str:
         if self.check is None or self.read is None:
-            return ("Requests sent to Partoo: not counted (the connector's debug log had no line for its requests; "
-                    "warehouse/relay.py says what it looks for).")
-        return (f"Requests sent to Partoo: {self.check + self.read:,} ({self.check:,} by the check, "
-                f"{self.read:,} by the read; retries included).")
+            spent = ("Requests sent to Partoo: not counted (the connector's debug log had no line for its requests; "
+                     "warehouse/relay.py says what it looks for).")
+        else:
+            spent = (f"Requests sent to Partoo: {self.check + self.read:,} ({self.check:,} by the check, "
+                     f"{self.read:,} by the read; retries included).")
+        if self.estimate is None:
+            return spent
+        return (f"{spent}\n  check's estimate for the read: about {self.estimate:,} ("
+                f"{'a first sync' if self.first else 'an incremental sync an hour after the last, with nothing new'}).")
 
 
 def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False,
          origin: Optional[str] = None, streams: Optional[List[str]] = None):
     """Check, then read `streams` (None: every stream) into the DuckDB file: the cache, the rows of each stream
     read, and the requests the check and the read sent (Requests)."""
-    check_requests = check(config)
+    check_requests, estimate = check(config)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    with opening(db_path):
+        first_read = full_refresh or not origins.saved(db_path, schema)[0]
     if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
-        with opening(db_path):
-            first_read = full_refresh or not origins.saved(db_path, schema)[0]  # the starts the states are read from
+        with opening(db_path):  # the starts the states are read from
             origins.record(db_path, schema, origin, config.get("business_ids"), streams,
                            origins.starts_of(config) if first_read else None)
     import airbyte as ab  # imported late: the demo dependency is only needed here
@@ -347,7 +367,8 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
             result = source.read(cache=cache, force_full_refresh=full_refresh)
         except PyAirbyteError as failure:
             raise SyncFailed(error_lines(kept_errors(errors)) or [failure.get_message()], failure.log_file) from None
-        spent = Requests(check_requests, counted_requests(requests))
+        chosen = [figures[0 if first_read else 1] for name, figures in estimate.items() if streams is None or name in streams]
+        spent = Requests(check_requests, counted_requests(requests), sum(chosen) if chosen else None, first_read)
     return cache, {name: len(dataset) for name, dataset in result.streams.items()}, spent
 
 
@@ -366,7 +387,6 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
         lines.append("  timestamp columns: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
         if requests is not None:
             lines.append(requests.line())
-            # Issue #33 item 1: the line with check's estimate of these requests goes here, once check logs it.
         tables = {row[0] for row in con.execute(text(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"), {"schema": schema})}
         if "conversations" not in tables:  # a file synced with STREAMS that never named it
