@@ -163,3 +163,13 @@ def test_faults_on_the_search_endpoints_are_survived(cli, emulator_factory):
     assert sum(v for k, v in stats.items() if k.startswith("fault ")) >= 2, stats
     for stream in streams:
         assert sorted(map(repr, run.records(stream))) == sorted(map(repr, expected.records(stream))), stream
+
+
+def test_a_user_of_several_businesses_of_business_ids_is_loaded_once(connector, more_emulator):
+    businesses = [b["id"] for b in more_emulator.expected("businesses")][:3]
+    run = connector("read", more_emulator.config(business_ids=businesses), catalog=catalog("users"))
+    assert run.returncode == 0, run.stdout[-2000:]
+    ids = [u["id"] for u in run.records("users")]
+    expected = more_emulator.expected("users", businesses)
+    assert sorted(ids) == sorted(u["id"] for u in expected)  # each once
+    assert sum(len(more_emulator.expected("users", [b])) for b in businesses) > len(ids)  # listed for several

@@ -1,6 +1,6 @@
 """What manifest.yaml cannot say; each class says what it does and why YAML cannot (docs/partoo.md lists them).
 
-Reading:     ConversationListPagination, ConversationsByLastActivity, OncePerActivity, PartooPages,
+Reading:     ConversationListPagination, ConversationsByLastActivity, OncePerActivity, OncePerId, PartooPages,
              PartooRecords (ReviewReplies, AnalyticsRows, PublisherStates), AddUtcTimestamps
 Requests:    ApiKeyForPartooOnly, StopAfterConfigError, UnreachableServer, SkipForbidden (CountInCheck)
 Config:      SetAsideInvalidConfig, ReportConfigProblem, ConfiguredBusinessesExist
@@ -365,6 +365,22 @@ class OncePerActivity(DpathExtractor):
             else:
                 self._again.add((key, activity))
             yield record
+
+
+class OncePerId(DpathExtractor):
+    """DpathExtractor that extracts a record once per id over all its stream's partitions: users, read once per
+    business of business_ids, lists a user of several of them in each, and a full refresh would load them twice.
+    Why Python: no stock component sees past one partition."""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._seen: Dict[str, object] = {}
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        for record in super().extract_records(response):
+            first = object()
+            if self._seen.setdefault(repr(record.get("id") if isinstance(record, dict) else record), first) is first:
+                yield record  # setdefault is atomic: partitions read in parallel never both keep one id
 
 
 @dataclass
