@@ -18,8 +18,8 @@ from .conftest import ALL_STREAMS, ANALYTICS_STREAMS, catalog, run_connector
 TODAY = dt.date(2027, 3, 15)
 START = (TODAY - dt.timedelta(days=60)).isoformat()
 SIZES = {
-    "150 conversations, 6 businesses": ("--conversations", "150", "--businesses", "6", "--reviews", "3000"),
-    "450 conversations, 120 businesses": ("--conversations", "450", "--businesses", "120", "--reviews", "6000",
+    "60 conversations, 6 businesses": ("--conversations", "60", "--businesses", "6", "--reviews", "3000"),
+    "250 conversations, 120 businesses": ("--conversations", "250", "--businesses", "120", "--reviews", "6000",
                                           "--posts", "260", "--feedback-results", "230", "--users", "130"),
 }
 # Streams that share endpoints are compared together: each list stream reads /conversations; review_replies reads
@@ -60,8 +60,8 @@ def close(estimate: int, real: int) -> bool:
     return abs(estimate - real) <= max(2, 0.1 * real)
 
 
-@pytest.mark.parametrize("runtime,size", [("package", "150 conversations, 6 businesses"),
-                                          ("manifest-only", "450 conversations, 120 businesses")])
+@pytest.mark.parametrize("runtime,size", [("package", "60 conversations, 6 businesses"),
+                                          ("manifest-only", "250 conversations, 120 businesses")])
 def test_the_checks_estimate_is_within_10_percent_of_a_first_and_a_second_sync_of_every_stream(
         runtime, size, emulator_factory, clock_at, tmp_path):
     clock_at(f"{TODAY}T12:00:00")
