@@ -841,8 +841,8 @@ def estimate_line(config: Config, counted: Mapping[str, Optional[int]], today: A
     streams = ", ".join(f"{name} {f:,}/{q:,}" for name, (f, q) in sorted(cost.items(), key=lambda i: (-i[1][0], i[0])))
     conversations = counted.get("/conversations")
     return (f"Cost estimate: the API key sees {'no' if conversations is None else f'about {conversations:,}'} "
-            f"conversations and about {counted.get('/business/search') or 0:,} businesses. A first sync of the {len(cost)} streams it may read sends "
-            f"about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "
+            f"conversations and about {counted.get('/business/search') or 0:,} businesses. A first sync of the "
+            f"{len(cost)} streams it may read sends about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "
             f"hour later with nothing new about {quiet:,} ({_lasts(quiet, rate)}). Per stream, first/incremental: "
             f"{streams}. docs/partoo.md (What a sync costs) gives the formulas and what they assume.")
 

@@ -65,14 +65,14 @@ def test_an_empty_organization_is_one_request(requests_mock, sleeps, body):
 
 
 def test_a_page_number_that_does_not_advance_stops_the_stream_with_a_clear_error(requests_mock, sleeps):
-    # the API ignores `page` and serves page 1 again and again
-    requests_mock.get(USERS, json={"page": 1, "max_page": 4, "count": 8, "users": [user(1), user(2)]})
-    output = run_read(make_config(), "users", expecting_exception=True)
+    # the API ignores `page` and serves page 1 again and again (posts: users emits a user once whatever the pages)
+    requests_mock.get(f"{BASE}/posts", json={"page": 1, "max_page": 4, "count": 8, "posts": [user(1), user(2)]})
+    output = run_read(make_config(), "posts", expecting_exception=True)
     assert requests_mock.call_count == 2
     # the repeated page is emitted once more (its page number is only known once it is read), never again
-    assert record_ids(output, "users") == ["u1", "u2", "u1", "u2"]
+    assert record_ids(output, "posts") == ["u1", "u2", "u1", "u2"]
     messages = [e.trace.error.message for e in output.errors]
-    assert any("answered page 1 when asked for page 2" in m and "/user/search" in m for m in messages), messages
+    assert any("answered page 1 when asked for page 2" in m and "/posts" in m for m in messages), messages
 
 
 def test_a_max_page_that_keeps_growing_stops_the_stream_with_a_clear_error(requests_mock, sleeps):
