@@ -120,6 +120,7 @@ class _Sync:
         self.saved: Optional[str] = None
         self.out_of_order = self.proven = False
         self.counted: Dict[str, Optional[int]] = {}
+        self.estimated = False
 
 
 # The one state shared between streams, keyed by the sync (the start the spec stamps on its config): the messages
@@ -378,8 +379,8 @@ class OncePerId(DpathExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         for record in super().extract_records(response):
-            first = object()
-            if self._seen.setdefault(repr(record.get("id") if isinstance(record, dict) else record), first) is first:
+            key, first = record.get("id") if isinstance(record, dict) else None, object()
+            if key is None or self._seen.setdefault(repr(key), first) is first:
                 yield record  # setdefault is atomic: partitions read in parallel never both keep one id
 
 
@@ -816,9 +817,9 @@ def estimate_requests(config: Config, counted: Mapping[str, Optional[int]], toda
         "users": (len(ids) * _pages(u) if ids else _pages(u),) * 2, "group_sections": (_pages(s),) * 2,
         "groups": (_pages(s) + s + s * (counted.get("groups_per_section") or 0),) * 2,
         "organizations": (1, 1), "custom_fields": (1, 1),
-        "review_metrics_daily": (days * per_day, 31 * per_day),
+        "review_metrics_daily": (days * per_day, min(31, days) * per_day),  # the 30 days' look-back, not before start
         "presence_metrics_daily": ((windows - 1) * _pages(30 * b, 500) + _pages((days - 30 * (windows - 1)) * b, 500),
-                                   _pages(6 * b, 500)),
+                                   _pages(min(6, days) * b, 500)),
         "presence_keywords_monthly": (_pages(b) + b * max(0, -(-months // 12)), _pages(b)),
         "posts": (_pages(p),) * 2, "feedback_results": (_pages(f),) * 2,
         "publisher_states": (b // 100 + 1 + (0 < b < 100),) * 2,  # a short first page: one page more
@@ -840,9 +841,11 @@ def estimate_line(config: Config, counted: Mapping[str, Optional[int]], today: A
     rate = int(config.get("requests_per_minute") or 300)
     streams = ", ".join(f"{name} {f:,}/{q:,}" for name, (f, q) in sorted(cost.items(), key=lambda i: (-i[1][0], i[0])))
     conversations = counted.get("/conversations")
+    # a check counts every conversation and review: start_date leaves those older out of a sync
+    at_most = "at most " if config.get("start_date") else ""
     return (f"Cost estimate: the API key sees {'no' if conversations is None else f'about {conversations:,}'} "
             f"conversations and about {counted.get('/business/search') or 0:,} businesses. A first sync of the "
-            f"{len(cost)} streams it may read sends about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "
+            f"{len(cost)} stream{'s' if len(cost) != 1 else ''} it may read sends {at_most}about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "
             f"hour later with nothing new about {quiet:,} ({_lasts(quiet, rate)}). Per stream, first/incremental: "
             f"{streams}. docs/partoo.md (What a sync costs) gives the formulas and what they assume.")
 
@@ -850,8 +853,9 @@ def estimate_line(config: Config, counted: Mapping[str, Optional[int]], today: A
 @dataclass
 class CountInCheck(SkipForbidden):
     """SkipForbidden that, in a check, notes what each endpoint's one page counts (the list's `count`, else its length;
-    None for a 403, a product the key lacks) and, after the check's last endpoint (`_partoo_estimate_after`), logs
-    estimate_line. Why Python: a check's streams share nothing, and CheckStream logs no result of its own."""
+    None for a 403, a product the key lacks) and, once every endpoint of CHECKED has answered, logs estimate_line
+    (a check limited to some streams logs none). Why Python: a check's streams share nothing, and CheckStream logs
+    no result of its own."""
 
     def interpret_response(self, response_or_exception: Optional[Any] = None) -> ErrorResolution:
         resolution = super().interpret_response(response_or_exception)
@@ -860,15 +864,16 @@ class CountInCheck(SkipForbidden):
                 resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
             root = urlsplit(str(self.config.get("_partoo_api_url") or "")).path.rstrip("/")
             path = urlsplit(response.url).path[len(root):] if urlsplit(response.url).path.startswith(root) else ""
-            counted, body = _sync(self.config).counted, _body(response) if response.status_code != 403 else None
+            sync, body = _sync(self.config), _body(response) if response.status_code != 403 else None
             items = body if isinstance(body, list) else _first_list(body)
             count = body.get("count") if isinstance(body, dict) else None
-            counted[path] = None if response.status_code == 403 else count if type(count) is int else len(items or [])
-            groups = items[0].get("groups") if items and isinstance(items[0], dict) else None  # GET /sections
-            if isinstance(groups, list):
-                counted["groups_per_section"] = len(groups)
-            if path == self.config.get("_partoo_estimate_after"):
-                _LOGGER.info(estimate_line(self.config, counted, datetime.now(_UTC).date()))
+            sync.counted[path] = None if response.status_code == 403 else count if type(count) is int else len(items or [])
+            groups = items[0].get("groups") if path == "/sections" and items and isinstance(items[0], dict) else None
+            if isinstance(groups, list):  # every section assumed to hold as many groups as the first
+                sync.counted["groups_per_section"] = len(groups)
+            if not sync.estimated and all(p in sync.counted for p in CHECKED):
+                sync.estimated = True
+                _LOGGER.info(estimate_line(self.config, sync.counted, datetime.now(_UTC).date()))
         return resolution
 
 

@@ -18,10 +18,10 @@ def counted_page(body: Any, count: int) -> Any:
     return {**body, "count": count} if isinstance(body, dict) else body
 
 
-def serve(requests_mock: Any, counts: Dict[str, int], status: Dict[str, int] = None) -> None:
-    answers = {stream: {"json": counted_page(body, counts[stream])} for stream, (_, body) in CHECKED.items()
+def serve(requests_mock: Any, counts: Dict[str, int], status: Dict[str, int] = None, **answers: Any) -> None:
+    counted = {stream: {"json": counted_page(body, counts[stream])} for stream, (_, body) in CHECKED.items()
                if stream in counts and (status or {}).get(stream, 200) == 200}
-    serve_check(requests_mock, status=status, **answers)
+    serve_check(requests_mock, status=status, **{**counted, **answers})
 
 
 def estimate_lines(caplog) -> list:
@@ -125,3 +125,35 @@ def test_groups_cost_each_section_and_each_of_its_groups():
                                             (101000, 300, "about 5 h 42 min"), (3000, 6000, "under a minute")])
 def test_the_time_a_sync_takes_is_its_requests_at_the_budget_of_61_seconds(sent, rate, said):
     assert _lasts(sent, rate) == said
+
+
+def test_a_check_limited_to_some_streams_logs_no_estimate(cli, requests_mock, sleeps, caplog):
+    # the platform may name the streams a check reads: the others' costs are unknown, not refused
+    serve(requests_mock, {"conversations": 500, "businesses": 20})
+    result = cli("check", make_config(__airbyte_check_stream_names=["message_templates", "conversations"]))
+    assert result.connection_status == {"status": "SUCCEEDED"} and len(requests_mock.request_history) == 2
+    assert estimate_lines(caplog) == []
+
+
+def test_with_start_date_the_first_sync_is_at_most_the_estimate(cli, requests_mock, sleeps, caplog):
+    serve(requests_mock, {"conversations": 500, "businesses": 20})
+    cli("check", make_config(start_date="2024-01-01"))
+    [line] = estimate_lines(caplog)
+    assert "it may read sends at most about " in line  # the check counted conversations and reviews before it too
+
+
+def test_the_groups_of_a_section_are_counted_from_the_sections_only(cli, requests_mock, sleeps, caplog):
+    businesses = {"businesses": [{"id": "b1", "modified": 1.0, "groups": [1, 2, 3, 4, 5]}], "count": 1}
+    serve(requests_mock, {"conversations": 1}, businesses={"json": businesses},
+          group_sections={"json": {"sections": [{"id": 3}], "count": 1}})
+    cli("check", make_config())
+    [line] = estimate_lines(caplog)
+    assert per_stream(line)["groups"] == (2, 2)  # the list of sections and the one section: no group known
+
+
+def test_an_analytics_start_days_ago_bounds_the_look_backs_of_an_incremental_sync():
+    cost = estimate_requests({"analytics_start_date": "2027-03-05"}, everything(business_search=120, reviews=10), TODAY)
+    assert cost["review_metrics_daily"] == (11, 11)  # 30 days' look-back, but nothing before the start
+    assert cost["presence_metrics_daily"] == (3, 2)  # 11 days × 120 rows; then 6 days
+    cost = estimate_requests({"analytics_start_date": "2027-03-15"}, everything(business_search=120), TODAY)
+    assert cost["review_metrics_daily"] == (1, 1) and cost["presence_metrics_daily"] == (1, 1)

@@ -223,6 +223,13 @@ def test_users_exactly_and_filtered_per_business(requests_mock, sleeps):
     assert sum(len(areas.expected("users", {"business__in": b})) for b in businesses) > len(ids) > 0
 
 
+def test_users_without_an_id_are_all_kept(requests_mock, sleeps):
+    requests_mock.get("https://api.partoo.co/v2/user/search",
+                      json={"page": 1, "max_page": 1, "count": 2, "users": [{"first_name": "Lea"}, {"first_name": "Tom"}]})
+    output = run_read(make_config(business_ids=["b1", "b2"]), "users")
+    assert len(records(output, "users")) == 4  # nothing tells one from another: none is dropped
+
+
 @pytest.mark.parametrize("value, expected", [
     (1561335111.681374, "2019-06-24T00:11:51.681374+00:00"),
     (1615299414, "2021-03-09T14:16:54.000000+00:00"),

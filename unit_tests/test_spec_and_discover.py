@@ -16,8 +16,8 @@ def test_spec_declares_exactly_the_documented_properties(cli):
         "full_list_every_hours", "analytics_start_date",
     }
     # set by the check's config_overrides (and by tests), declared so that airbyte-cdk knows they are read
-    assert set(spec["properties"]) - shown == {"_partoo_check", "_partoo_estimate_after", "_partoo_page_size",
-                                               "_partoo_start_datetime", "_partoo_analytics_start"}
+    assert set(spec["properties"]) - shown == {"_partoo_check", "_partoo_page_size", "_partoo_start_datetime",
+                                               "_partoo_analytics_start"}
 
 
 def test_spec_hides_the_api_key_and_defaults_to_production(cli):

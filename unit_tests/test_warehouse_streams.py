@@ -22,7 +22,7 @@ import pytest
 from integration_tests.conftest import Emulator, catalog
 from unit_tests.test_warehouse_origin import PRODUCTION, cache_with_state
 from warehouse import origin as origins
-from warehouse.sync import REPO, SyncFailed, chosen_streams, requested_streams
+from warehouse.sync import REPO, SyncFailed, chosen_streams, expected, requested_streams
 
 RELAY = REPO / "warehouse" / "relay.py"
 # Every stream, in the order of the connector's discover (the manifest's, which configured_catalog.json follows).
@@ -220,6 +220,18 @@ def test_the_summary_prints_the_requests_the_server_received(tmp_path):
     assert {"conversations", "messages"} <= tables
     assert not tables & {"users", "businesses", "reviews", "posts", "review_metrics_daily"}
     assert states == {"conversations", "messages"}
+
+
+def test_the_estimate_for_the_read_is_a_first_sync_for_each_stream_without_saved_state():
+    estimate = {"conversations": (10, 1), "messages": (110, 2), "reviews": (5, 1)}
+    assert expected(estimate, None, set()) == (125, "a first sync")
+    quiet = "an incremental sync an hour after the last, with nothing new"
+    assert expected(estimate, None, {"conversations", "messages", "reviews"}) == (4, quiet)
+    assert expected(estimate, None, {"conversations", "messages"}) == (1 + 2 + 5, f"{quiet}; a first sync of reviews")
+    assert expected(estimate, ["messages"], {"messages"}) == (2, quiet)
+    # conversations without messages reads its whole list every time: the proof of its order is in the messages state
+    assert expected(estimate, ["conversations"], {"conversations"}) == (10, "a first sync")
+    assert expected({}, None, set())[0] is None  # no estimate (a check limited to some streams)
 
 
 def relay_read(tmp_path: Path, connector: List[str], *args: str) -> subprocess.CompletedProcess:

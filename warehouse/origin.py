@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 TABLE = "_partoo_state_origin"
@@ -80,6 +80,17 @@ def saved(db_path: Path, schema: str) -> Tuple[bool, Optional[str]]:
             return True, None
         row = con.execute(f"SELECT origin FROM {_quoted(schema)}.{TABLE}").fetchone()
     return True, row[0] if row else None
+
+
+def streams_with_state(db_path: Path, schema: str) -> Set[str]:
+    """The streams whose state PyAirbyte saved in `schema` (none without a state table)."""
+    if not saved(db_path, schema)[0]:
+        return set()
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return {row[0] for row in con.execute(f"SELECT stream_name FROM {_quoted(schema)}.{STATE_TABLE} WHERE source_name = ?",
+                                              [SOURCE_NAME]).fetchall()}
 
 
 def vet(db_path: Path, schema: str, origin: str) -> Optional[str]:

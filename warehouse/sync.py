@@ -39,7 +39,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -318,14 +318,26 @@ def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optiona
         print(note, file=sys.stderr, flush=True)
 
 
+def expected(estimate: Dict[str, Tuple[int, int]], streams: Optional[List[str]], stated: Set[str]) -> Tuple[Optional[int], str]:
+    """Check's estimate for the read of `streams` (None: every stream), and what kind of sync it is: a stream without
+    saved state (`stated`) costs a first sync, and conversations without messages reads its whole list every time
+    (the proof of the list's order is in the messages state)."""
+    chosen = [name for name in estimate if streams is None or name in streams]
+    first = [name for name in chosen if name not in stated or (name == "conversations" and "messages" not in chosen)]
+    total = sum(estimate[name][0 if name in first else 1] for name in chosen)
+    kind = ("a first sync" if len(first) == len(chosen) else "an incremental sync an hour after the last, with nothing "
+            "new" + ("" if not first else f"; a first sync of {', '.join(first)}"))
+    return (total if chosen else None), kind
+
+
 class Requests(NamedTuple):
     """The requests a sync sent to Partoo: its check's and its read's (None: not counted), and what check estimated
-    for the read (None: no estimate) of a first or of an incremental sync (`first`)."""
+    for the read (None: no estimate) and of which kind of sync (expected)."""
 
     check: Optional[int]
     read: Optional[int]
     estimate: Optional[int] = None
-    first: bool = True
+    kind: str = "a first sync"
 
     def line(self) -> str:
         if self.check is None or self.read is None:
@@ -336,8 +348,7 @@ class Requests(NamedTuple):
                      f"{self.read:,} by the read; retries included).")
         if self.estimate is None:
             return spent
-        return (f"{spent}\n  check's estimate for the read: about {self.estimate:,} ("
-                f"{'a first sync' if self.first else 'an incremental sync an hour after the last, with nothing new'}).")
+        return f"{spent}\n  check's estimate for the read: about {self.estimate:,} ({self.kind})."
 
 
 def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_refresh: bool = False,
@@ -348,6 +359,7 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with opening(db_path):
         first_read = full_refresh or not origins.saved(db_path, schema)[0]
+        stated = set() if full_refresh else origins.streams_with_state(db_path, schema)
     if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
         with opening(db_path):  # the starts the states are read from
             origins.record(db_path, schema, origin, config.get("business_ids"), streams,
@@ -367,8 +379,7 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
             result = source.read(cache=cache, force_full_refresh=full_refresh)
         except PyAirbyteError as failure:
             raise SyncFailed(error_lines(kept_errors(errors)) or [failure.get_message()], failure.log_file) from None
-        chosen = [figures[0 if first_read else 1] for name, figures in estimate.items() if streams is None or name in streams]
-        spent = Requests(check_requests, counted_requests(requests), sum(chosen) if chosen else None, first_read)
+        spent = Requests(check_requests, counted_requests(requests), *expected(estimate, streams, stated))
     return cache, {name: len(dataset) for name, dataset in result.streams.items()}, spent
 
 
@@ -376,7 +387,7 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
               requests: Optional[Requests] = None) -> str:
     from sqlalchemy import text
 
-    lines = [f"Synced into {db_path} (schema {schema}) in {elapsed:.1f} s:"]
+    lines = [f"Synced into {db_path} (schema {schema}) in {elapsed:.1f} s; rows in each table:"]
     for name, rows in sorted(counts.items()):
         lines.append(f"  {name:<14} {rows:>8} rows")
     with cache.get_sql_engine().connect() as con:
