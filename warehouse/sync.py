@@ -388,14 +388,16 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
     from sqlalchemy import text
 
     lines = [f"Synced into {db_path} (schema {schema}) in {elapsed:.1f} s; rows in each table:"]
+    width = max(map(len, counts), default=0)
     for name, rows in sorted(counts.items()):
-        lines.append(f"  {name:<14} {rows:>8} rows")
+        lines.append(f"  {name:<{width}} {rows:>8} rows")
     with cache.get_sql_engine().connect() as con:
         types = dict(con.execute(text(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = :schema AND column_name IN ('last_activity_at', 'created_at', 'date')"
         ), {"schema": schema}).fetchall())
-        lines.append("  timestamp columns: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
+        lines.append("  timestamp columns: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())
+                                                       if k.split(".")[0] in counts))  # the tables of this sync
         if requests is not None:
             lines.append(requests.line())
         tables = {row[0] for row in con.execute(text(
