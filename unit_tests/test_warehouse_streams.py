@@ -230,7 +230,9 @@ def test_the_estimate_for_the_read_is_a_first_sync_for_each_stream_without_saved
     assert expected(estimate, None, {"conversations", "messages"}) == (1 + 2 + 5, f"{quiet}; a first sync of reviews")
     assert expected(estimate, ["messages"], {"messages"}) == (2, quiet)
     # conversations without messages reads its whole list every time: the proof of its order is in the messages state
-    assert expected(estimate, ["conversations"], {"conversations"}) == (10, "a first sync")
+    assert expected(estimate, ["conversations"], {"conversations"}) == (
+        10, f"{quiet}; conversations reads its whole list without messages")
+    assert expected(estimate, ["conversations"], set()) == (10, "a first sync")
     assert expected({}, None, set())[0] is None  # no estimate (a check limited to some streams)
 
 

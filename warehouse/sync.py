@@ -323,10 +323,12 @@ def expected(estimate: Dict[str, Tuple[int, int]], streams: Optional[List[str]],
     saved state (`stated`) costs a first sync, and conversations without messages reads its whole list every time
     (the proof of the list's order is in the messages state)."""
     chosen = [name for name in estimate if streams is None or name in streams]
-    first = [name for name in chosen if name not in stated or (name == "conversations" and "messages" not in chosen)]
-    total = sum(estimate[name][0 if name in first else 1] for name in chosen)
-    kind = ("a first sync" if len(first) == len(chosen) else "an incremental sync an hour after the last, with nothing "
-            "new" + ("" if not first else f"; a first sync of {', '.join(first)}"))
+    new = [name for name in chosen if name not in stated]
+    whole = "conversations" in chosen and "messages" not in chosen and "conversations" in stated
+    total = sum(estimate[name][0 if name in new or (whole and name == "conversations") else 1] for name in chosen)
+    kind = "a first sync" if len(new) == len(chosen) else "".join([
+        "an incremental sync an hour after the last, with nothing new", f"; a first sync of {', '.join(new)}" if new else "",
+        "; conversations reads its whole list without messages" if whole else ""])
     return (total if chosen else None), kind
 
 
