@@ -811,8 +811,9 @@ def estimate_requests(config: Config, counted: Mapping[str, Optional[int]], toda
     per_day = _pages(min(b, r // days))  # a window's rows: the businesses with a review updated that day
     months = (today.year * 12 + today.month - (1 if today.day >= 10 else 2)) - (start.year * 12 + start.month) + 1
     windows = max(1, -(-(days - 1) // 30))  # presence: windows of 30 days, the last one to today included
+    top = 1 if _whole_list_every(config) else _pages(c)  # the list's top page, or the whole list on every sync
     cost = {
-        "conversations": (_pages(c), 1), "messages": (_pages(c) + c, 2), "businesses": (_pages(b), 1),
+        "conversations": (_pages(c), top), "messages": (_pages(c) + c, top + 1), "businesses": (_pages(b), 1),
         "reviews": (_pages(r), 1), "review_replies": (_pages(r), 1),
         "users": (len(ids) * _pages(u) if ids else _pages(u),) * 2, "group_sections": (_pages(s),) * 2,
         "groups": (_pages(s) + s + s * (counted.get("groups_per_section") or 0),) * 2,
@@ -826,6 +827,11 @@ def estimate_requests(config: Config, counted: Mapping[str, Optional[int]], toda
         "feedback_forms": (1, 1), "message_templates": (1, 1)}
     readable = {name for path, names in CHECKED.items() if path in counted and counted[path] is not None for name in names}
     return {name: figures for name, figures in cost.items() if name in readable}
+
+
+def _whole_list_every(config: Config) -> int:
+    hours = config.get("full_list_every_hours", 24)
+    return hours if type(hours) is int else 24
 
 
 def _lasts(requests_sent: int, per_minute: int) -> str:
@@ -843,10 +849,13 @@ def estimate_line(config: Config, counted: Mapping[str, Optional[int]], today: A
     conversations = counted.get("/conversations")
     # a check counts every conversation and review: start_date leaves those older out of a sync
     at_most = "at most " if config.get("start_date") else ""
+    lists = sum(1 for name in ("conversations", "messages") if name in cost) * (_pages(conversations or 0) - 1)
+    whole = f"; {lists:,} more once every {_whole_list_every(config)} h, the conversation list read whole" \
+        if lists and _whole_list_every(config) else ""
     return (f"Cost estimate: the API key sees {'no' if conversations is None else f'about {conversations:,}'} "
             f"conversations and about {counted.get('/business/search') or 0:,} businesses. A first sync of the "
             f"{len(cost)} stream{'s' if len(cost) != 1 else ''} it may read sends {at_most}about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "
-            f"hour later with nothing new about {quiet:,} ({_lasts(quiet, rate)}). Per stream, first/incremental: "
+            f"hour later with nothing new about {quiet:,} ({_lasts(quiet, rate)}{whole}). Per stream, first/incremental: "
             f"{streams}. docs/partoo.md (What a sync costs) gives the formulas and what they assume.")
 
 

@@ -53,7 +53,8 @@ def test_check_logs_one_estimate_line_from_the_counts_its_pages_carry(cli, reque
     assert figures["publisher_states"] == (6, 6)
     first, quiet = sum(f for f, _ in figures.values()), sum(q for _, q in figures.values())
     assert f"sends about {first:,} requests ({_lasts(first, 300)} at requests_per_minute 300)" in line
-    assert f"with nothing new about {quiet:,} ({_lasts(quiet, 300)})" in line
+    assert f"with nothing new about {quiet:,} ({_lasts(quiet, 300)}; 246 more once every 24 h, the conversation list " \
+           "read whole)" in line
     assert list(figures) == sorted(figures, key=lambda name: (-figures[name][0], name))  # the costliest first
 
 
@@ -157,3 +158,15 @@ def test_an_analytics_start_days_ago_bounds_the_look_backs_of_an_incremental_syn
     assert cost["presence_metrics_daily"] == (3, 2)  # 11 days × 120 rows; then 6 days
     cost = estimate_requests({"analytics_start_date": "2027-03-15"}, everything(business_search=120), TODAY)
     assert cost["review_metrics_daily"] == (1, 1) and cost["presence_metrics_daily"] == (1, 1)
+
+
+def test_the_line_counts_the_whole_list_read_once_every_full_list_every_hours(cli, requests_mock, sleeps, caplog):
+    serve(requests_mock, {"conversations": 12345, "businesses": 5})
+    cli("check", make_config(full_list_every_hours=6))
+    [line] = estimate_lines(caplog)
+    assert "; 246 more once every 6 h, the conversation list read whole)" in line  # each list stream, 123 pages more
+
+
+def test_with_full_list_every_hours_0_every_sync_reads_the_whole_list():
+    cost = estimate_requests({"full_list_every_hours": 0}, everything(conversations=12345), TODAY)
+    assert cost["conversations"] == (124, 124) and cost["messages"] == (124 + 12345, 124 + 1)
