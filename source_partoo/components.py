@@ -811,7 +811,7 @@ def estimate_requests(config: Config, counted: Mapping[str, Optional[int]], toda
     per_day = _pages(min(b, r // days))  # a window's rows: the businesses with a review updated that day
     months = (today.year * 12 + today.month - (1 if today.day >= 10 else 2)) - (start.year * 12 + start.month) + 1
     windows = max(1, -(-(days - 1) // 30))  # presence: windows of 30 days, the last one to today included
-    top = 1 if _whole_list_every(config) else _pages(c)  # the list's top page, or the whole list on every sync
+    top = 1 if _whole_list_every(config) > 1 else _pages(c)  # the list's top page, or the whole list every hour
     cost = {
         "conversations": (_pages(c), top), "messages": (_pages(c) + c, top + 1), "businesses": (_pages(b), 1),
         "reviews": (_pages(r), 1), "review_replies": (_pages(r), 1),
@@ -851,7 +851,7 @@ def estimate_line(config: Config, counted: Mapping[str, Optional[int]], today: A
     at_most = "at most " if config.get("start_date") else ""
     lists = sum(1 for name in ("conversations", "messages") if name in cost) * (_pages(conversations or 0) - 1)
     whole = f"; {lists:,} more once every {_whole_list_every(config)} h, the conversation list read whole" \
-        if lists and _whole_list_every(config) else ""
+        if lists and _whole_list_every(config) > 1 else ""
     return (f"Cost estimate: the API key sees {'no' if conversations is None else f'about {conversations:,}'} "
             f"conversations and about {counted.get('/business/search') or 0:,} businesses. A first sync of the "
             f"{len(cost)} stream{'s' if len(cost) != 1 else ''} it may read sends {at_most}about {first:,} requests ({_lasts(first, rate)} at requests_per_minute {rate}), and an incremental sync an "

@@ -167,6 +167,7 @@ def test_the_line_counts_the_whole_list_read_once_every_full_list_every_hours(cl
     assert "; 246 more once every 6 h, the conversation list read whole)" in line  # each list stream, 123 pages more
 
 
-def test_with_full_list_every_hours_0_every_sync_reads_the_whole_list():
-    cost = estimate_requests({"full_list_every_hours": 0}, everything(conversations=12345), TODAY)
+@pytest.mark.parametrize("hours", [0, 1])
+def test_with_full_list_every_hours_0_or_1_an_hourly_sync_reads_the_whole_list(hours):
+    cost = estimate_requests({"full_list_every_hours": hours}, everything(conversations=12345), TODAY)
     assert cost["conversations"] == (124, 124) and cost["messages"] == (124 + 12345, 124 + 1)

@@ -183,3 +183,14 @@ def test_an_incremental_sync_keeps_the_start_of_the_first_read_and_a_full_read_o
         origins.vet_starts(cache, "partoo", {"start_date": "2026-01-01"})
     origins.record(cache, "partoo", PRODUCTION, starts=origins.starts_of({"start_date": "2026-01-01"}, today="2026-12-06"))
     origins.vet_starts(cache, "partoo", {"start_date": "2026-01-01"})  # FULL_REFRESH=1 of every stream
+
+
+def test_the_streams_with_saved_state_are_found_whatever_the_case_of_the_schema(tmp_path):
+    # PyAirbyte creates the schema in lower case: --schema Partoo names the same one
+    path = cache_with_state(tmp_path / "w.duckdb", origins.DEMO)
+    assert origins.streams_with_state(path, "partoo") == origins.streams_with_state(path, "Partoo") == {"conversations"}
+    assert origins.saved(path, "Partoo") == (True, origins.DEMO)
+    assert origins.streams_with_state(tmp_path / "none.duckdb", "partoo") == set()  # no file
+    with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
+        con.execute("CREATE SCHEMA partoo")
+    assert origins.streams_with_state(tmp_path / "empty.duckdb", "partoo") == set()  # no state table

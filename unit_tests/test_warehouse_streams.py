@@ -229,9 +229,14 @@ def test_the_estimate_for_the_read_is_a_first_sync_for_each_stream_without_saved
     assert expected(estimate, None, {"conversations", "messages", "reviews"}) == (4, quiet)
     assert expected(estimate, None, {"conversations", "messages"}) == (1 + 2 + 5, f"{quiet}; a first sync of reviews")
     assert expected(estimate, ["messages"], {"messages"}) == (2, quiet)
-    # conversations without messages reads its whole list every time: the proof of its order is in the messages state
+    # without a saved messages state, conversations reads its whole list: the proof of its order is in that state,
+    # which PyAirbyte passes to the connector whatever streams are read
     assert expected(estimate, ["conversations"], {"conversations"}) == (
-        10, f"{quiet}; conversations reads its whole list without messages")
+        10, f"{quiet}; conversations reads its whole list without a saved messages state")
+    assert expected(estimate, ["conversations"], {"conversations", "messages"}) == (1, quiet)
+    assert expected(estimate, None, {"conversations", "reviews"}) == (10 + 110 + 1, f"{quiet}; a first sync of messages; "
+                                                                      "conversations reads its whole list without a "
+                                                                      "saved messages state")
     assert expected(estimate, ["conversations"], set()) == (10, "a first sync")
     assert expected({}, None, set())[0] is None  # no estimate (a check limited to some streams)
 

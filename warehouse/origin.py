@@ -71,7 +71,7 @@ def saved(db_path: Path, schema: str) -> Tuple[bool, Optional[str]]:
 
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = {row[0] for row in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?, ?)",
+            "SELECT table_name FROM information_schema.tables WHERE lower(table_schema) = lower(?) AND table_name IN (?, ?)",
             [schema, STATE_TABLE, TABLE]).fetchall()}
         state_rows = f"SELECT COUNT(*) FROM {_quoted(schema)}.{STATE_TABLE} WHERE source_name = ?"
         if STATE_TABLE not in tables or not con.execute(state_rows, [SOURCE_NAME]).fetchone()[0]:
@@ -247,7 +247,7 @@ def later(one: Optional[str], other: Optional[str]) -> Optional[str]:
 
 def _columns(con: Any, schema: str) -> set:
     return {row[0] for row in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        "SELECT column_name FROM information_schema.columns WHERE lower(table_schema) = lower(?) AND table_name = ?",
         [schema, TABLE]).fetchall()}
 
 

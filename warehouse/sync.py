@@ -320,15 +320,15 @@ def vet_cache(db_path: Path, schema: str, origin: Optional[str], config: Optiona
 
 def expected(estimate: Dict[str, Tuple[int, int]], streams: Optional[List[str]], stated: Set[str]) -> Tuple[Optional[int], str]:
     """Check's estimate for the read of `streams` (None: every stream), and what kind of sync it is: a stream without
-    saved state (`stated`) costs a first sync, and conversations without messages reads its whole list every time
-    (the proof of the list's order is in the messages state)."""
+    saved state (`stated`) costs a first sync, and conversations without a saved messages state reads its whole list
+    (the proof of the list's order is in the messages state, which PyAirbyte passes on whatever streams are read)."""
     chosen = [name for name in estimate if streams is None or name in streams]
     new = [name for name in chosen if name not in stated]
-    whole = "conversations" in chosen and "messages" not in chosen and "conversations" in stated
+    whole = "conversations" in chosen and "conversations" in stated and "messages" not in stated
     total = sum(estimate[name][0 if name in new or (whole and name == "conversations") else 1] for name in chosen)
     kind = "a first sync" if len(new) == len(chosen) else "".join([
         "an incremental sync an hour after the last, with nothing new", f"; a first sync of {', '.join(new)}" if new else "",
-        "; conversations reads its whole list without messages" if whole else ""])
+        "; conversations reads its whole list without a saved messages state" if whole else ""])
     return (total if chosen else None), kind
 
 
@@ -398,8 +398,9 @@ def summarize(cache: Any, db_path: Path, schema: str, counts: Dict[str, int], el
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = :schema AND column_name IN ('last_activity_at', 'created_at', 'date')"
         ), {"schema": schema}).fetchall())
-        lines.append("  timestamp columns: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())
-                                                       if k.split(".")[0] in counts))  # the tables of this sync
+        written = [f"{k} {v}" for k, v in sorted(types.items()) if k.split(".")[0] in counts]  # this sync's tables
+        if written:
+            lines.append("  timestamp columns: " + ", ".join(written))
         if requests is not None:
             lines.append(requests.line())
         tables = {row[0] for row in con.execute(text(
