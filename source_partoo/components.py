@@ -236,11 +236,11 @@ class ConversationListPagination(CursorPaginationStrategy):
         self._reads: Dict[str, _ListRead] = {}
 
     def _stop_before(self, stream_slice: Optional[StreamSlice]) -> Optional[datetime]:
-        hours, order = self.config.get("full_list_every_hours", 24), _sync(self.config)
+        order = _sync(self.config)
         position = _date((stream_slice.cursor_slice if stream_slice else {}).get("start_time"))
         proven_for = _date(self.config.get("_partoo_sync_started_at")) - _date(order.saved)
-        if not (self.detect_movement and type(hours) is int and position > _EPOCH) or order.out_of_order or \
-                order.saved is None or proven_for >= timedelta(hours=hours):
+        if not (self.detect_movement and position > _EPOCH) or order.out_of_order or order.saved is None or \
+                proven_for >= timedelta(hours=_whole_list_every(self.config)):
             return None
         floor = _date(self.config.get("_partoo_start_datetime"))
         return floor - timedelta(hours=1) if position <= floor else position - self._margin
@@ -830,6 +830,7 @@ def estimate_requests(config: Config, counted: Mapping[str, Optional[int]], toda
 
 
 def _whole_list_every(config: Config) -> int:
+    """full_list_every_hours: how often a sync reads the whole conversation list (0: every sync)."""
     hours = config.get("full_list_every_hours", 24)
     return hours if type(hours) is int else 24
 
@@ -871,8 +872,7 @@ class CountInCheck(SkipForbidden):
         response = response_or_exception
         if self.config.get("_partoo_check") and isinstance(response, requests.Response) and \
                 resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
-            root = urlsplit(str(self.config.get("_partoo_api_url") or "")).path.rstrip("/")
-            path = urlsplit(response.url).path[len(root):] if urlsplit(response.url).path.startswith(root) else ""
+            path = urlsplit(response.url).path.removeprefix(urlsplit(str(self.config.get("_partoo_api_url"))).path.rstrip("/"))
             sync, body = _sync(self.config), _body(response) if response.status_code != 403 else None
             items = body if isinstance(body, list) else _first_list(body)
             count = body.get("count") if isinstance(body, dict) else None

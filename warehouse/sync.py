@@ -360,10 +360,10 @@ def sync(config: Dict[str, Any], db_path: Path, schema: str = "partoo", full_ref
     check_requests, estimate = check(config)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with opening(db_path):
-        first_read = full_refresh or not origins.saved(db_path, schema)[0]
         stated = set() if full_refresh else origins.streams_with_state(db_path, schema)
+    first_read = not stated  # the starts the states are read from, recorded below
     if origin is not None:  # before the read: the state it saves, even if it is interrupted, has its origin
-        with opening(db_path):  # the starts the states are read from
+        with opening(db_path):
             origins.record(db_path, schema, origin, config.get("business_ids"), streams,
                            origins.starts_of(config) if first_read else None)
     import airbyte as ab  # imported late: the demo dependency is only needed here
