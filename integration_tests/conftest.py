@@ -4,6 +4,7 @@ CLI run as a subprocess against it, exactly as Airbyte runs the connector."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -106,6 +107,18 @@ def _real_time() -> float:
     return float(subprocess.run(["date", "+%s.%N"], env=env, capture_output=True, text=True, check=True).stdout)
 
 
+@functools.lru_cache(maxsize=1)
+def _faketime_preload() -> str:
+    """The library faketime preloads, asked of faketime once per test process; asked again when faketime fails, as
+    it did once in a make test on the loaded 2-core machine (exit 1, no LD_PRELOAD printed)."""
+    for _ in range(3):
+        asked = subprocess.run(["faketime", "-f", "+0", "printenv", "LD_PRELOAD"], capture_output=True, text=True)
+        if asked.returncode == 0 and asked.stdout.strip():
+            return asked.stdout.strip()
+    asked.check_returncode()
+    raise AssertionError(f"faketime printed no LD_PRELOAD: {asked.stderr[-500:]}")
+
+
 def clock_env(moment: str, tz: str = "UTC") -> Dict[str, Optional[str]]:
     """The variables (for with_env) that start a process with its wall clock at a UTC moment now, moving on from
     there, in time zone `tz`: Debian's faketime (which `make test` installs) with an offset from the real clock,
@@ -113,10 +126,8 @@ def clock_env(moment: str, tz: str = "UTC") -> Dict[str, Optional[str]]:
     synchronized machine do (faketime's start-at form would restart each process's clock at the moment)."""
     if shutil.which("faketime") is None:
         pytest.fail("this test runs the connector at a fixed date with Debian's faketime: `make faketime` installs it")
-    preload = subprocess.run(["faketime", "-f", "+0", "printenv", "LD_PRELOAD"], capture_output=True, text=True,
-                             check=True).stdout.strip()
     at = dt.datetime.fromisoformat(moment).replace(tzinfo=dt.timezone.utc)
-    return {"LD_PRELOAD": preload, "FAKETIME": f"{at.timestamp() - _real_time():+.6f}", "FAKETIME_SHARED": None,
+    return {"LD_PRELOAD": _faketime_preload(), "FAKETIME": f"{at.timestamp() - _real_time():+.6f}", "FAKETIME_SHARED": None,
             "FAKETIME_DONT_RESET": None, "TZ": tz}
 
 
